@@ -1,0 +1,28 @@
+# ferroscope: ferroptosis-defence and drug-resistance scores versus outcome in HCC cohorts.
+#
+# Stages (one file each under workflow/rules):
+#   prepare.smk   demo cohort generation; raw expression + clinical -> results/{cohort}/prepared.h5ad
+#   score.smk     gene coverage and scores per cohort x method
+#   survival.smk  Cox HR per SD, KM median split per cohort x method
+#   response.smk  AUC / Mann-Whitney per cohort x method
+#   report.smk    results/statistics.tsv (BH FDR) and the self-contained results/report.html
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/prepare.smk"
+include: "workflow/rules/score.smk"
+include: "workflow/rules/survival.smk"
+include: "workflow/rules/response.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

@@ -1,0 +1,31 @@
+"""``ferroscope`` command line: small maintenance commands (the workflow itself is Snakemake)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .errors import FerroscopeError
+from .genesets import gmt_from_table, read_genes_table, write_gmt
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ferroscope")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("build-gmt", help="write the GMT from the curated gene table")
+    b.add_argument("--table", default="resources/genesets/genes.tsv")
+    b.add_argument("--out", default="resources/genesets/ferroptosis.gmt")
+    args = parser.parse_args(argv)
+    try:
+        if args.cmd == "build-gmt":
+            sets = gmt_from_table(read_genes_table(args.table))
+            write_gmt(sets, args.out)
+            print(f"wrote {len(sets)} sets to {args.out}")
+    except FerroscopeError as err:
+        print(f"ferroscope: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

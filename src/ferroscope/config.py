@@ -1,0 +1,156 @@
+"""Config validation: JSON Schema 2020-12 plus the checks a schema cannot express.
+
+Every failure raises one :class:`~ferroscope.errors.FerroscopeError` naming the config key or
+the file, before any job runs (the Snakefile calls :func:`validate_config` at parse time).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+from referencing import Registry, Resource
+
+from .errors import FerroscopeError
+
+CONFIG_FILE = "config/config.yaml"
+
+
+def _load_schemas(schema_dir: Path) -> tuple[dict[str, Any], Registry]:
+    resources = []
+    main: dict[str, Any] | None = None
+    for path in sorted(schema_dir.glob("*.schema.yaml")):
+        schema = yaml.safe_load(path.read_text())
+        resources.append((path.name, Resource.from_contents(schema)))
+        resources.append((schema["$id"], Resource.from_contents(schema)))
+        if path.name == "config.schema.yaml":
+            main = schema
+    if main is None:
+        raise FerroscopeError("config.schema.yaml not found.", file=str(schema_dir))
+    return main, Registry().with_resources(resources)
+
+
+def _key_path(path: Any) -> str:
+    return ".".join(str(p) for p in path) or "(top level)"
+
+
+def _format_error(err: jsonschema.ValidationError, config_file: str) -> FerroscopeError:
+    where = _key_path(err.absolute_path)
+    if err.validator == "additionalProperties":
+        allowed = sorted((err.schema.get("properties") or {}).keys())
+        extra = sorted(set(err.instance) - set(allowed)) if isinstance(err.instance, dict) else []
+        key = extra[0] if extra else "?"
+        full = f"{where}.{key}" if err.absolute_path else key
+        return FerroscopeError(f"unknown key '{key}'.", file=config_file, field=full,
+                               fix=f"remove it or use one of: {', '.join(allowed)}.")
+    if "propertyNames" in err.absolute_schema_path:
+        return FerroscopeError(
+            f"cohort id '{err.instance}' is not allowed: ids become folder names, so they may "
+            "hold only letters, digits, '_', '.' and '-' (no '/', no spaces).",
+            file=config_file, field=f"{where}.{err.instance}",
+            fix="rename the cohort, e.g. GSE14520_GPL571.")
+    if err.validator == "required":
+        return FerroscopeError(err.message + ".", file=config_file, field=where,
+                               fix="add the key (see workflow/schemas/*.schema.yaml).")
+    if err.validator == "enum":
+        return FerroscopeError(f"value {err.instance!r} is not one of {err.validator_value}.",
+                               file=config_file, field=where, fix="use one of the listed values.")
+    return FerroscopeError(err.message + ".", file=config_file, field=where,
+                           fix="see workflow/schemas/ for the expected form.")
+
+
+def _fill_defaults(instance: Any, schema: Mapping[str, Any], registry: Registry) -> None:
+    """Set ``default`` values of object properties in place (as snakemake.utils.validate does)."""
+    if "$ref" in schema:
+        ref = schema["$ref"]
+        if ref.startswith("#"):
+            return
+        schema = registry.contents(ref.split("#")[0])
+    if not isinstance(instance, dict):
+        return
+    for key, sub in (schema.get("properties") or {}).items():
+        if key not in instance and "default" in sub:
+            instance[key] = copy.deepcopy(sub["default"])
+        if key in instance:
+            _fill_defaults(instance[key], sub, registry)
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, dict):
+        for key, value in instance.items():
+            if key not in (schema.get("properties") or {}):
+                _fill_defaults(value, extra, registry)
+
+
+def validate_config(config: Mapping[str, Any], *, schema_dir: str | Path,
+                    base_dir: str | Path = ".", config_file: str = CONFIG_FILE,
+                    check_files: bool = True) -> dict[str, Any]:
+    """Validate ``config`` and return a copy with defaults filled in.
+
+    Beyond the schema: gene-set and alias files exist; scoring methods are registered; the
+    primary method is among the chosen ones; local cohorts name files that exist.
+    """
+    from .scoring import METHODS
+
+    schema, registry = _load_schemas(Path(schema_dir))
+    cfg = copy.deepcopy(dict(config))
+    validator = jsonschema.Draft202012Validator(schema, registry=registry)
+    errors = sorted(validator.iter_errors(cfg), key=lambda e: (len(e.absolute_path), e.path))
+    if errors:
+        # Unknown keys and bad ids are the most actionable; otherwise jsonschema's best match.
+        first = next((e for e in errors if e.validator == "additionalProperties"
+                      or "propertyNames" in e.absolute_schema_path), None)
+        raise _format_error(first or jsonschema.exceptions.best_match(errors), config_file)
+    _fill_defaults(cfg, schema, registry)
+
+    base = Path(base_dir)
+    unknown = [m for m in cfg["scoring"]["methods"] if m not in METHODS]
+    if unknown:
+        raise FerroscopeError(f"unknown scoring method(s) {unknown}.", file=config_file,
+                              field="scoring.methods",
+                              fix=f"use names from: {', '.join(sorted(METHODS))}.")
+    primary = cfg["scoring"].setdefault("primary", cfg["scoring"]["methods"][0])
+    if primary not in cfg["scoring"]["methods"]:
+        raise FerroscopeError(f"primary method '{primary}' is not in scoring.methods.",
+                              file=config_file, field="scoring.primary",
+                              fix="add it to scoring.methods or choose one of them.")
+    if check_files:
+        for key in ("gmt", "aliases"):
+            path = base / cfg["genesets"][key]
+            if not path.is_file():
+                raise FerroscopeError(f"file '{cfg['genesets'][key]}' does not exist.",
+                                      file=config_file, field=f"genesets.{key}",
+                                      fix="correct the path (relative to the workflow folder).")
+    for cid, cohort in cfg["cohorts"].items():
+        if cohort["source"] == "local":
+            for key in ("expression", "clinical_table"):
+                if key not in cohort:
+                    raise FerroscopeError("a local cohort needs this key.", file=config_file,
+                                          field=f"cohorts.{cid}.{key}",
+                                          fix="give the path of the file.")
+                if check_files and not (base / cohort[key]).is_file():
+                    raise FerroscopeError(f"file '{cohort[key]}' does not exist.",
+                                          file=config_file, field=f"cohorts.{cid}.{key}",
+                                          fix="correct the path (relative to the workflow folder).")
+        clin = cohort["clinical"]
+        for ep in cfg["survival"]["endpoints"]:
+            if (f"{ep}_time" in clin) != (f"{ep}_event" in clin):
+                raise FerroscopeError(f"{ep}_time and {ep}_event must be given together.",
+                                      file=config_file, field=f"cohorts.{cid}.clinical",
+                                      fix=f"add the missing {ep}_time or {ep}_event mapping.")
+    return cfg
+
+
+def load_config(path: str | Path, *, schema_dir: str | Path, base_dir: str | Path = ".",
+                check_files: bool = True) -> dict[str, Any]:
+    """Read a YAML config file and validate it."""
+    p = Path(path)
+    try:
+        raw = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as exc:
+        raise FerroscopeError(f"not valid YAML ({exc}).", file=str(p),
+                              fix="check indentation and quoting.") from exc
+    return validate_config(raw or {}, schema_dir=schema_dir, base_dir=base_dir,
+                           config_file=str(p), check_files=check_files)

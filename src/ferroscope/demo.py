@@ -1,0 +1,114 @@
+"""A deterministic synthetic HCC cohort with planted effects, for the demo run and the tests.
+
+The cohort looks like a real one as ferroscope receives it: a genes x samples log2 matrix whose
+gene names include aliases the prepare step must translate (FSP1, NRF2, HO-1), and a raw clinical
+table with OS in days, vital status as text, best response as RECIST categories and a treatment
+arm, mapped to the standard table by the cohort's ``clinical`` entry in config.
+
+Planted effects (all on latent per-patient factors, standard normal):
+
+* ``nrf2``: loads on every NRF2_TARGETS gene with correlation ``LOADING``; OS hazard is
+  ``PLANTED_OS_HR`` per SD of this factor (exponential times, median ~30 months at factor 0).
+* ``resistance``: loads on every SORAFENIB_RESISTANCE gene; in the sorafenib arm, responders
+  (CR/PR) have the factor shifted down by ``RESPONSE_SHIFT`` SD, giving a non-response AUC of
+  ``PLANTED_AUC`` (binormal: AUC = Phi(shift / sqrt 2)).
+* Nothing is planted for FERROPTOSIS_DRIVERS (no gene shared with the sets above): the null set.
+
+Stage and age are drawn independently of everything (no effect), so the univariate HR per SD is
+the planted one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from .genesets import GeneSet
+from .io import atomic_path, write_tsv
+
+PLANTED_OS_HR = 1.6
+PLANTED_AUC = 0.75
+RESPONSE_SHIFT = float(np.sqrt(2) * norm.ppf(PLANTED_AUC))
+LOADING = 0.85
+NRF2_SET = "NRF2_TARGETS"
+RESISTANCE_SET = "SORAFENIB_RESISTANCE"
+NULL_SET = "FERROPTOSIS_DRIVERS"
+#: Written under these names in the raw matrix, to exercise alias harmonisation.
+RAW_ALIASES = {"AIFM2": "FSP1", "NFE2L2": "NRF2", "HMOX1": "HO-1"}
+#: Left out of the raw matrix, to exercise coverage reporting.
+ABSENT = ("ALOXE3",)
+
+
+@dataclass(frozen=True)
+class DemoCohort:
+    expression: pd.DataFrame  # genes x samples (raw names)
+    clinical: pd.DataFrame    # raw clinical table
+    factors: pd.DataFrame     # latent factors per sample (for tests)
+
+
+def generate(sets: list[GeneSet], *, n_patients: int = 300, n_genes: int = 20000,
+             seed: int = 20261124) -> DemoCohort:
+    """Generate the cohort. Same arguments, same bytes."""
+    rng = np.random.default_rng(seed)
+    by_name = {gs.name: gs for gs in sets}
+    curated = list(dict.fromkeys(g for gs in sets for g in gs.genes if g not in ABSENT))
+    n_filler = max(n_genes - len(curated), 0)
+    genes = curated + [f"SYNTH{i:05d}" for i in range(1, n_filler + 1)]
+    samples = [f"DEMO-{i:04d}" for i in range(1, n_patients + 1)]
+
+    factors = pd.DataFrame({"nrf2": rng.standard_normal(n_patients),
+                            "resistance": rng.standard_normal(n_patients)}, index=samples)
+    arm = np.where(rng.random(n_patients) < 0.55, "sorafenib", "placebo")
+    responder = (arm == "sorafenib") & (rng.random(n_patients) < 0.4)
+    factors.loc[responder, "resistance"] -= RESPONSE_SHIFT
+
+    # Baseline expression: gene means ~ N(7, 2) (log2), gene SDs ~ U(0.3, 1.2).
+    mu = rng.normal(7.0, 2.0, size=len(genes))
+    sd = rng.uniform(0.3, 1.2, size=len(genes))
+    z = rng.standard_normal((len(genes), n_patients))
+    row = {g: i for i, g in enumerate(genes)}
+    for factor, set_name in (("nrf2", NRF2_SET), ("resistance", RESISTANCE_SET)):
+        f = factors[factor].to_numpy()
+        f = (f - f.mean()) / f.std()
+        for g in by_name[set_name].genes:
+            if g in row:
+                i = row[g]
+                z[i] = LOADING * f + np.sqrt(1 - LOADING**2) * z[i]
+    expr = mu[:, None] + sd[:, None] * z
+    names = [RAW_ALIASES.get(g, g) for g in genes]
+    expression = pd.DataFrame(expr.astype(np.float32), index=pd.Index(names, name="gene"),
+                              columns=samples)
+
+    # Overall survival: exponential, hazard ln2/30 per month at factor 0, planted HR per SD.
+    beta = np.log(PLANTED_OS_HR)
+    f_os = factors["nrf2"].to_numpy()
+    hazard = np.log(2) / 30.0 * np.exp(beta * (f_os - f_os.mean()) / f_os.std())
+    event_time = rng.exponential(1.0 / hazard)
+    censor_time = rng.uniform(24.0, 120.0, size=n_patients)
+    os_months = np.minimum(event_time, censor_time)
+    dead = event_time <= censor_time
+    best = np.where(responder, rng.choice(["CR", "PR"], size=n_patients, p=[0.25, 0.75]),
+                    rng.choice(["SD", "PD"], size=n_patients, p=[0.45, 0.55]))
+    best = np.where(arm == "sorafenib", best, "")
+    clinical = pd.DataFrame({
+        "patient": samples,
+        "os_days": np.round(os_months * 30.4375).astype(int).clip(min=1),
+        "vital_status": np.where(dead, "Dead", "Alive"),
+        "treatment": arm,
+        "best_response": best,
+        "stage": rng.choice(["I", "II", "III", "IV"], size=n_patients, p=[0.3, 0.3, 0.3, 0.1]),
+        "age": np.round(rng.normal(61, 10, size=n_patients)).astype(int),
+    })
+    return DemoCohort(expression, clinical, factors)
+
+
+def write(cohort: DemoCohort, expression_path: str | Path, clinical_path: str | Path) -> None:
+    """Write the raw files the prepare step reads (gzip level 1: the matrix is large)."""
+    with atomic_path(expression_path) as tmp:
+        cohort.expression.to_csv(tmp, sep="\t", float_format="%.4f",
+                                 compression={"method": "gzip", "compresslevel": 1})
+    write_tsv(cohort.clinical, clinical_path)

@@ -1,0 +1,90 @@
+"""File helpers: atomic writes, checksums and table readers that fail with named errors."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+import pandas as pd
+
+from .errors import FerroscopeError
+
+PathLike = str | os.PathLike[str]
+
+
+@contextlib.contextmanager
+def atomic_path(path: PathLike) -> Iterator[Path]:
+    """Yield a temporary path in the target's directory; rename it over ``path`` on success.
+
+    A crash or exception leaves no partial file at ``path`` (the temporary file is removed).
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Keep the extension so libraries that infer the format from the name still work.
+    suffix = ".part" + "".join(target.suffixes)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+@contextlib.contextmanager
+def atomic_open(path: PathLike, mode: str = "w", **kwargs: object) -> Iterator[IO]:
+    """Open a temporary file for writing and move it to ``path`` only when the block succeeds."""
+    with atomic_path(path) as tmp, open(tmp, mode, **kwargs) as fh:  # type: ignore[call-overload]
+        yield fh
+
+
+def write_tsv(df: pd.DataFrame, path: PathLike, *, index: bool = False) -> None:
+    """Write a tab-separated table atomically (compressed when ``path`` ends in .gz)."""
+    compression = "gzip" if str(path).endswith(".gz") else None
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, sep="\t", index=index, compression=compression, float_format="%.10g")
+
+
+def read_table(path: PathLike, *, what: str, index_col: int | str | None = None,
+               required: list[str] | None = None) -> pd.DataFrame:
+    """Read a TSV/CSV table (delimiter sniffed from the extension) or fail with a named error.
+
+    ``what`` says what the file is for ("clinical table of cohort demo"), so the message can
+    tell the user which config entry points at it.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise FerroscopeError("file does not exist.", file=str(p),
+                              fix=f"point the config at the {what}, or create it.")
+    name = p.name.lower().removesuffix(".gz")
+    sep = "," if name.endswith(".csv") else "\t"
+    try:
+        df = pd.read_csv(p, sep=sep, index_col=index_col, low_memory=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError,
+            EOFError) as exc:
+        raise FerroscopeError(f"cannot be parsed as the {what} ({exc}).", file=str(p),
+                              fix="check that it is a tab- or comma-separated text table "
+                                  "(optionally gzipped) and is not truncated.") from exc
+    for col in required or []:
+        if col not in df.columns:
+            raise FerroscopeError(
+                f"column is missing from the {what} (columns present: "
+                f"{', '.join(map(str, df.columns[:12]))}{'...' if len(df.columns) > 12 else ''}).",
+                file=str(p), field=col, fix="rename the column or correct the cohort's mapping.")
+    return df
+
+
+def sha256sum(path: PathLike, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()

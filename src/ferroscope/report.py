@@ -1,0 +1,225 @@
+"""The collaborator report: one self-contained HTML file (plotly.js embedded once).
+
+All text reaches the page through Jinja2 with autoescaping on; text placed inside plotly
+figures (set names, cohort descriptions) is HTML-escaped first, because plotly renders a subset
+of HTML in labels.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import jinja2
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+from plotly.offline import get_plotlyjs
+
+from . import __version__
+from .survival import km_curves, median_followup
+
+COLORS = {"high": "#c0392b", "low": "#2471a3"}
+
+
+@dataclass
+class CohortData:
+    """What the report needs of one cohort."""
+
+    cohort: str
+    clinical: pd.DataFrame               # standard table, index sample_id
+    coverage: pd.DataFrame
+    scores: dict[str, pd.DataFrame]      # method -> samples x sets
+    description: str = ""
+    platform: str = ""
+    n_genes: int = 0
+    prepare_notes: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+def _esc(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _fig_html(fig: go.Figure, div_id: str) -> str:
+    fig.update_layout(template="plotly_white", margin={"l": 60, "r": 20, "t": 50, "b": 50},
+                      font={"family": "Helvetica, Arial, sans-serif", "size": 12})
+    return pio.to_html(fig, full_html=False, include_plotlyjs=False, div_id=div_id,
+                       config={"displaylogo": False, "responsive": True})
+
+
+def forest_plot(stats: pd.DataFrame, method: str, analysis: str, div_id: str) -> str | None:
+    """HR per SD (log axis) or AUC per set x cohort, one row each, with 95% CI."""
+    d = stats[(stats["method"] == method) & (stats["analysis"] == analysis)
+              & (stats["status"] == "ok")].copy()
+    if d.empty:
+        return None
+    d = d.sort_values(["set", "cohort", "endpoint"], ascending=[False, False, False])
+    labels = [_esc(f"{r.set} · {r.cohort}" + (f" · {r.endpoint}" if analysis != "auc" else ""))
+              for r in d.itertuples()]
+    sig = d["q"] < 0.05
+    fig = go.Figure(go.Scatter(
+        x=d["estimate"], y=labels, mode="markers",
+        marker={"color": np.where(sig, "#c0392b", "#555555"), "size": 9, "symbol": "square"},
+        error_x={"type": "data", "symmetric": False, "array": d["ci_high"] - d["estimate"],
+                 "arrayminus": d["estimate"] - d["ci_low"], "color": "#777"},
+        customdata=np.c_[d["ci_low"], d["ci_high"], d["p"], d["q"], d["n"]],
+        hovertemplate=("%{y}<br>estimate %{x:.3f} (95% CI %{customdata[0]:.3f}-"
+                       "%{customdata[1]:.3f})<br>p = %{customdata[2]:.3g}, q = "
+                       "%{customdata[3]:.3g}, n = %{customdata[4]}<extra></extra>")))
+    ref = 1.0 if analysis != "auc" else 0.5
+    fig.add_vline(x=ref, line_dash="dash", line_color="#999")
+    title = ("Hazard ratio per SD of score (95% CI); red: q < 0.05" if analysis != "auc"
+             else "AUC for response (95% DeLong CI); > 0.5: higher in responders; red: q < 0.05")
+    fig.update_layout(title=title, height=120 + 26 * len(d), showlegend=False)
+    if analysis != "auc":
+        fig.update_xaxes(type="log", title="HR per SD")
+    else:
+        fig.update_xaxes(range=[0, 1], title="AUC")
+    return _fig_html(fig, div_id)
+
+
+def km_figure(data: CohortData, method: str, stats: pd.DataFrame, div_id: str) -> str | None:
+    """KM curves (median split) with a menu to choose the gene set."""
+    if "os_time_months" not in data.clinical.columns or method not in data.scores:
+        return None
+    scores = data.scores[method]
+    clin = data.clinical.reindex(scores.index)
+    fig = go.Figure()
+    buttons = []
+    sets = list(scores.columns)
+    for k, set_name in enumerate(sets):
+        curves = km_curves(clin["os_time_months"], clin["os_event"], scores[set_name])
+        for group in ("high", "low"):
+            c = curves[curves["group"] == group]
+            fig.add_trace(go.Scatter(
+                x=c["time"], y=c["survival"], mode="lines", line_shape="hv",
+                name=f"{group} {_esc(set_name)}", visible=(k == 0),
+                line={"color": COLORS[group]},
+                customdata=c["at_risk"],
+                hovertemplate="%{x:.1f} months: S = %{y:.2f}, at risk %{customdata}"
+                              "<extra>" + group + "</extra>"))
+        row = stats[(stats["cohort"] == data.cohort) & (stats["method"] == method)
+                    & (stats["set"] == set_name) & (stats["endpoint"] == "os")]
+        p = row["km_logrank_p"].iloc[0] if len(row) and "km_logrank_p" in row else np.nan
+        vis = [False] * (2 * len(sets))
+        vis[2 * k] = vis[2 * k + 1] = True
+        title = (f"{_esc(data.cohort)}: OS by median {_esc(set_name)} ({method}); "
+                 f"log-rank p = {p:.3g}")
+        buttons.append({"label": _esc(set_name), "method": "update",
+                        "args": [{"visible": vis}, {"title": title}]})
+        if k == 0:
+            fig.update_layout(title=title)
+    fig.update_layout(
+        updatemenus=[{"buttons": buttons, "direction": "down", "x": 1.0, "xanchor": "right",
+                      "y": 1.18, "yanchor": "top"}],
+        xaxis_title="months", yaxis_title="overall survival", yaxis_range=[0, 1.02], height=430,
+        legend={"orientation": "h", "y": -0.2})
+    return _fig_html(fig, div_id)
+
+
+def response_box(data: CohortData, method: str, div_id: str) -> str | None:
+    """Score distributions of responders vs non-responders, one box pair per set."""
+    if "response" not in data.clinical.columns or method not in data.scores:
+        return None
+    scores = data.scores[method]
+    clin = data.clinical.reindex(scores.index)
+    arm = clin["response_arm"].dropna().astype(str)
+    arm_name = arm.iloc[0] if len(arm) and arm.iloc[0] not in ("", "nan") else ""
+    if arm_name:
+        clin = clin[clin["arm"].astype(str) == arm_name]
+    clin = clin[clin["response"].notna()]
+    if clin.empty:
+        return None
+    fig = go.Figure()
+    for value, label, color in ((1.0, "responder", "#27ae60"), (0.0, "non-responder", "#8e44ad")):
+        ids = clin.index[clin["response"] == value]
+        long = scores.loc[ids].melt(var_name="set", value_name="score")
+        fig.add_trace(go.Box(x=[_esc(s) for s in long["set"]], y=long["score"], name=label,
+                             marker_color=color, boxpoints="outliers"))
+    fig.update_layout(boxmode="group", height=420, yaxis_title=f"{method} score",
+                      title=_esc(f"{data.cohort}: scores by response"
+                                 + (f" (arm {arm_name})" if arm_name else "")))
+    return _fig_html(fig, div_id)
+
+
+def correlation_heatmap(data: CohortData, method: str, div_id: str) -> str | None:
+    if method not in data.scores or data.scores[method].shape[1] < 2:
+        return None
+    corr = data.scores[method].corr(method="spearman")
+    names = [_esc(c) for c in corr.columns]
+    fig = go.Figure(go.Heatmap(z=corr.to_numpy(), x=names, y=names, zmin=-1, zmax=1,
+                               colorscale="RdBu_r", texttemplate="%{z:.2f}"))
+    fig.update_layout(title=_esc(f"{data.cohort}: Spearman correlation of {method} scores"),
+                      height=480)
+    return _fig_html(fig, div_id)
+
+
+def cohort_summary(data: CohortData) -> dict[str, Any]:
+    c = data.clinical
+    row: dict[str, Any] = {"cohort": data.cohort, "description": data.description,
+                           "platform": data.platform, "samples": len(c), "genes": data.n_genes}
+    if "os_time_months" in c.columns:
+        ok = c[["os_time_months", "os_event"]].dropna()
+        row["os_n"] = len(ok)
+        row["os_events"] = int(ok["os_event"].sum())
+        row["followup"] = median_followup(ok["os_time_months"], ok["os_event"])
+    if "response" in c.columns:
+        r = c["response"].dropna()
+        row["responders"] = f"{int((r == 1).sum())} / {len(r)}"
+    return row
+
+
+def render(stats: pd.DataFrame, cohorts: list[CohortData], config: dict[str, Any], *,
+           genesets: list[dict[str, Any]], inputs: list[dict[str, Any]],
+           software: dict[str, str], created: str) -> str:
+    """Render the whole report to a string."""
+    methods = list(config["scoring"]["methods"])
+    primary = config["scoring"].get("primary", methods[0])
+    forests = {m: forest_plot(stats, m, "cox_hr_per_sd", f"forest-os-{m}") for m in methods}
+    auc_forests = {m: forest_plot(stats, m, "auc", f"forest-auc-{m}") for m in methods}
+    per_cohort = []
+    for i, d in enumerate(cohorts):
+        per_cohort.append({
+            "summary": cohort_summary(d),
+            "coverage": d.coverage.to_dict("records"),
+            "km": km_figure(d, primary, stats, f"km-{i}"),
+            "box": response_box(d, primary, f"box-{i}"),
+            "heatmap": correlation_heatmap(d, primary, f"heat-{i}"),
+            "notes": d.prepare_notes,
+            "not_tested": stats[(stats["cohort"] == d.cohort) & (stats["status"] != "ok")]
+            .to_dict("records"),
+        })
+    table = stats.copy()
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(resources.files("ferroscope") / "templates")),
+        autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+        undefined=jinja2.StrictUndefined)
+    env.filters["fmt"] = _fmt
+    template = env.get_template("report.html.j2")
+    return template.render(
+        title=config.get("report", {}).get("title", "ferroscope report"),
+        plotlyjs=get_plotlyjs(), version=__version__, created=created, config=config,
+        config_json=json.dumps(config, indent=2, sort_keys=True, default=str),
+        methods=methods, primary=primary, forests=forests, auc_forests=auc_forests,
+        cohorts=per_cohort, stats=table.to_dict("records"), stats_columns=list(table.columns),
+        genesets=genesets, inputs=inputs, software=software,
+        n_sig=int((stats["q"] < 0.05).sum()), n_tests=int(stats["p"].notna().sum()),
+    )
+
+
+def _fmt(value: object, digits: int = 3) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float | np.floating):
+        if np.isnan(value):
+            return ""
+        if value != 0 and (abs(value) < 10 ** -(digits) or abs(value) >= 1e5):
+            return f"{value:.{digits - 1}e}"
+        return f"{value:.{digits}g}" if abs(value) < 1 else f"{value:.{digits}f}".rstrip(
+            "0").rstrip(".")
+    return str(value)

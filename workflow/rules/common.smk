@@ -1,0 +1,67 @@
+# Config validation and target computation. Runs at parse time, before any job.
+import os
+import re
+import sys
+from pathlib import Path
+
+# Jobs import the package from this checkout (also under --sdm conda and on cluster nodes).
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    filter(None, [str(Path(workflow.basedir) / "src"), os.environ.get("PYTHONPATH")])
+)
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+
+from ferroscope.config import validate_config  # noqa: E402
+from ferroscope.errors import FerroscopeError  # noqa: E402
+from snakemake.exceptions import WorkflowError  # noqa: E402
+
+try:
+    config = validate_config(
+        config,
+        schema_dir=Path(workflow.basedir) / "workflow" / "schemas",
+        base_dir=Path(workflow.basedir),
+        config_file=workflow.overwrite_configfiles[0]
+        if workflow.overwrite_configfiles
+        else "config/config.yaml",
+    )
+except FerroscopeError as err:
+    raise WorkflowError(f"ferroscope: invalid configuration.\n{err}") from None
+
+COHORTS = sorted(config["cohorts"])
+METHODS = list(config["scoring"]["methods"])
+
+
+wildcard_constraints:
+    cohort="|".join(map(re.escape, COHORTS)),
+    method="|".join(map(re.escape, METHODS)),
+
+
+def cohort_cfg(wildcards):
+    return config["cohorts"][wildcards.cohort]
+
+
+def raw_expression(wildcards):
+    c = cohort_cfg(wildcards)
+    if c["source"] == "local":
+        return c["expression"]
+    return f"resources/cohorts/{wildcards.cohort}/expression.tsv.gz"
+
+
+def raw_clinical(wildcards):
+    c = cohort_cfg(wildcards)
+    if c["source"] == "local":
+        return c["clinical_table"]
+    return f"resources/cohorts/{wildcards.cohort}/clinical.tsv"
+
+
+def has_response(cohort):
+    return "response" in config["cohorts"][cohort]["clinical"]
+
+
+def per_cohort_method(pattern, cohorts=None):
+    return [
+        pattern.format(cohort=c, method=m) for c in (cohorts or COHORTS) for m in METHODS
+    ]
+
+
+def all_targets():
+    return ["results/statistics.tsv", "results/report.html"]

@@ -1,0 +1,39 @@
+rule demo_cohort:
+    """Generate the synthetic demo cohort (deterministic; planted effects in ferroscope.demo)."""
+    input:
+        gmt=config["genesets"]["gmt"],
+        aliases=config["genesets"]["aliases"],
+    output:
+        expression="resources/cohorts/{cohort}/expression.tsv.gz",
+        clinical="resources/cohorts/{cohort}/clinical.tsv",
+    params:
+        demo=lambda wc: cohort_cfg(wc).get("demo", {}),
+    log:
+        "logs/demo_cohort/{cohort}.log",
+    conda:
+        "../envs/ferroscope.yaml"
+    resources:
+        mem_mb=2000,
+    script:
+        "../scripts/demo_cohort.py"
+
+
+rule prepare:
+    """Raw expression + clinical -> AnnData (HGNC symbols, log2) with the standard clinical table."""
+    input:
+        expression=raw_expression,
+        clinical=raw_clinical,
+        aliases=config["genesets"]["aliases"],
+    output:
+        h5ad="results/{cohort}/prepared.h5ad",
+        clinical="results/{cohort}/clinical.tsv",
+    params:
+        cohort=cohort_cfg,
+    log:
+        "logs/prepare/{cohort}.log",
+    conda:
+        "../envs/ferroscope.yaml"
+    resources:
+        mem_mb=4000,
+    script:
+        "../scripts/prepare.py"

@@ -1,0 +1,41 @@
+rule statistics:
+    """All cohorts x methods x sets x endpoints in one table, with BH FDR per method."""
+    input:
+        survival=per_cohort_method("results/{cohort}/survival/{method}.tsv"),
+        response=per_cohort_method(
+            "results/{cohort}/response/{method}.tsv",
+            cohorts=[c for c in COHORTS if has_response(c)],
+        ),
+    output:
+        report(
+            "results/statistics.tsv",
+            caption="../report/statistics.rst",
+            category="Statistics",
+        ),
+    log:
+        "logs/statistics.log",
+    conda:
+        "../envs/ferroscope.yaml"
+    script:
+        "../scripts/statistics.py"
+
+
+rule report:
+    """One self-contained HTML file for collaborators."""
+    input:
+        statistics="results/statistics.tsv",
+        h5ad=expand("results/{cohort}/prepared.h5ad", cohort=COHORTS),
+        coverage=expand("results/{cohort}/coverage.tsv", cohort=COHORTS),
+        scores=per_cohort_method("results/{cohort}/scores/{method}.tsv"),
+        gmt=config["genesets"]["gmt"],
+        genes_table="resources/genesets/genes.tsv",
+    output:
+        "results/report.html",
+    params:
+        config=config,
+    log:
+        "logs/report.log",
+    conda:
+        "../envs/ferroscope.yaml"
+    script:
+        "../scripts/report.py"

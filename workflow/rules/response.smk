@@ -1,0 +1,15 @@
+rule response:
+    """AUC (DeLong CI) and Mann-Whitney p of every scored set against treatment response."""
+    input:
+        scores="results/{cohort}/scores/{method}.tsv",
+        clinical="results/{cohort}/clinical.tsv",
+    output:
+        "results/{cohort}/response/{method}.tsv",
+    params:
+        min_per_class=config["response"]["min_per_class"],
+    log:
+        "logs/response/{cohort}_{method}.log",
+    conda:
+        "../envs/ferroscope.yaml"
+    script:
+        "../scripts/response.py"

@@ -1,0 +1,44 @@
+rule coverage:
+    """Gene coverage of every set in the cohort, and whether the set is scored."""
+    input:
+        h5ad="results/{cohort}/prepared.h5ad",
+        gmt=config["genesets"]["gmt"],
+        aliases=config["genesets"]["aliases"],
+    output:
+        report(
+            "results/{cohort}/coverage.tsv",
+            caption="../report/coverage.rst",
+            category="Gene coverage",
+            labels={"cohort": "{cohort}"},
+        ),
+    params:
+        min_genes=config["genesets"]["min_genes"],
+        min_coverage=config["genesets"]["min_coverage"],
+    log:
+        "logs/coverage/{cohort}.log",
+    conda:
+        "../envs/ferroscope.yaml"
+    script:
+        "../scripts/coverage.py"
+
+
+rule score:
+    """Score the covered gene sets with one method (samples x sets)."""
+    input:
+        h5ad="results/{cohort}/prepared.h5ad",
+        coverage="results/{cohort}/coverage.tsv",
+        gmt=config["genesets"]["gmt"],
+        aliases=config["genesets"]["aliases"],
+    output:
+        "results/{cohort}/scores/{method}.tsv",
+    params:
+        options=lambda wc: config["scoring"].get(wc.method, {}),
+        chunk_size=config["scoring"]["chunk_size"],
+    log:
+        "logs/score/{cohort}_{method}.log",
+    conda:
+        "../envs/ferroscope.yaml"
+    resources:
+        mem_mb=4000,
+    script:
+        "../scripts/score.py"

@@ -1,0 +1,30 @@
+"""Raw expression + clinical table -> prepared AnnData and standard clinical table."""
+
+from ferroscope import prepare, provenance
+from ferroscope.genesets import AliasTable
+from ferroscope.io import read_table, write_tsv
+from ferroscope.logs import log_provenance, step_logging
+
+cohort_id = snakemake.wildcards.cohort
+cfg = snakemake.params.cohort
+with step_logging(snakemake.log[0], "prepare") as log:
+    prov = provenance.record({"expression": snakemake.input.expression,
+                              "clinical": snakemake.input.clinical,
+                              "aliases": snakemake.input.aliases}, params=cfg)
+    log_provenance(log, prov)
+    raw = prepare.read_expression(snakemake.input.expression,
+                                  what=f"expression matrix of cohort {cohort_id}")
+    expr, notes = prepare.harmonise_expression(
+        raw, AliasTable.read(snakemake.input.aliases), scale=cfg["expression_scale"],
+        source=snakemake.input.expression)
+    clin_raw = read_table(snakemake.input.clinical, what=f"clinical table of cohort {cohort_id}")
+    clinical = prepare.standardise_clinical(clin_raw, cfg["clinical"],
+                                            source=snakemake.input.clinical, cohort=cohort_id)
+    adata = prepare.build_anndata(expr, clinical, notes, cohort=cohort_id,
+                                  source=snakemake.input.clinical, provenance=prov)
+    log.info("%s: %d samples x %d genes; %s", cohort_id, adata.n_obs, adata.n_vars,
+             notes.scale_detected)
+    adata.uns["description"] = cfg.get("description", "")
+    adata.uns["platform"] = cfg.get("platform", "")
+    prepare.write_h5ad(adata, snakemake.output.h5ad)
+    write_tsv(adata.obs.reset_index(), snakemake.output.clinical)

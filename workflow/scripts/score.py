@@ -1,0 +1,27 @@
+"""Score the covered gene sets of one cohort with one method."""
+
+import anndata as ad
+import pandas as pd
+
+from ferroscope.genesets import AliasTable, read_gmt
+from ferroscope.io import write_tsv
+from ferroscope.logs import step_logging
+from ferroscope.scoring import check_matrix, score_sets
+
+with step_logging(snakemake.log[0], "score") as log:
+    adata = ad.read_h5ad(snakemake.input.h5ad)
+    cov = pd.read_csv(snakemake.input.coverage, sep="\t")
+    scored = set(cov.loc[cov["scored"], "set"])
+    sets = [s for s in read_gmt(snakemake.input.gmt, AliasTable.read(snakemake.input.aliases))
+            if s.name in scored]
+    expr = adata.to_df().T
+    check_matrix(expr, snakemake.input.h5ad)
+    # Constant genes carry no information and are excluded (counted as missing in coverage).
+    expr = expr.loc[expr.max(axis=1) > expr.min(axis=1)]
+    log.info("%s: scoring %d sets on %d samples", snakemake.wildcards.method, len(sets),
+             expr.shape[1])
+    scores = score_sets(expr, sets, snakemake.wildcards.method,
+                        params=dict(snakemake.params.options),
+                        chunk_size=snakemake.params.chunk_size)
+    scores.index.name = "sample_id"
+    write_tsv(scores, snakemake.output[0], index=True)

@@ -1,0 +1,24 @@
+"""Survival statistics of every scored set for one cohort and method."""
+
+import pandas as pd
+
+from ferroscope.io import write_tsv
+from ferroscope.logs import step_logging
+from ferroscope.statistics import survival_rows
+from ferroscope.survival import cox_per_sd
+
+with step_logging(snakemake.log[0], "survival") as log:
+    scores = pd.read_csv(snakemake.input.scores, sep="\t", index_col="sample_id")
+    clin = pd.read_csv(snakemake.input.clinical, sep="\t", index_col="sample_id")
+    clin = clin.reindex(scores.index)
+    results = {}
+    for endpoint in snakemake.params.endpoints:
+        if f"{endpoint}_time_months" not in clin.columns:
+            log.info("no %s in this cohort", endpoint)
+            continue
+        for set_name in scores.columns:
+            results[(set_name, endpoint)] = cox_per_sd(
+                clin[f"{endpoint}_time_months"], clin[f"{endpoint}_event"], scores[set_name],
+                min_events=snakemake.params.min_events)
+    table = survival_rows(results, snakemake.wildcards.cohort, snakemake.wildcards.method)
+    write_tsv(table, snakemake.output[0])
