@@ -114,7 +114,8 @@ def read_genes_table(path: PathLike) -> pd.DataFrame:
     missing = [c for c in GENES_TABLE_COLUMNS if c not in df.columns]
     if missing:
         raise FerroscopeError("columns missing from the curated gene table.", file=str(p),
-                              field=", ".join(missing), fix=f"use the header {GENES_TABLE_COLUMNS}.")
+                              field=", ".join(missing),
+                              fix=f"use the header {GENES_TABLE_COLUMNS}.")
     bad = sorted(set(df["role"]) - ROLES)
     if bad:
         raise FerroscopeError(f"unknown role(s) {bad}.", file=str(p), field="role",
@@ -127,13 +128,16 @@ def read_genes_table(path: PathLike) -> pd.DataFrame:
 
 
 SET_DESCRIPTIONS = {
-    "FERROPTOSIS_DEFENCE_GSH": "GSH-dependent defence: system Xc- (SLC7A11/SLC3A2), GSH synthesis, GPX4",
-    "FERROPTOSIS_DEFENCE_GSH_INDEPENDENT": "GSH-independent defence: FSP1(AIFM2)-CoQ, DHODH, GCH1-BH4",
+    "FERROPTOSIS_DEFENCE_GSH": "GSH-dependent defence: system Xc- (SLC7A11/SLC3A2), "
+                               "GSH synthesis, GPX4",
+    "FERROPTOSIS_DEFENCE_GSH_INDEPENDENT": "GSH-independent defence: FSP1(AIFM2)-CoQ, DHODH, "
+                                           "GCH1-BH4",
     "NRF2_TARGETS": "NRF2 target genes named in the HCC ferroptosis review",
     "IRON_HANDLING": "Iron import, reduction, storage, ferritinophagy and export",
-    "FERROPTOSIS_DRIVERS": "Ferroptosis drivers: PUFA-PL synthesis, lipoxygenases, iron, p53 targets",
-    "SORAFENIB_RESISTANCE": "Sorafenib resistance via ferroptosis defence (KDELR3, STIM1-SOCE-CaN-NFAT, "
-                            "YAP/TAZ, C8orf76, DAZAP1, FASN-HIF1A)",
+    "FERROPTOSIS_DRIVERS": "Ferroptosis drivers: PUFA-PL synthesis, lipoxygenases, iron, "
+                           "p53 targets",
+    "SORAFENIB_RESISTANCE": "Sorafenib resistance via ferroptosis defence (KDELR3, "
+                            "STIM1-SOCE-CaN-NFAT, YAP/TAZ, C8orf76, DAZAP1, FASN-HIF1A)",
     "LENVATINIB_RESISTANCE": "Lenvatinib resistance genes up-regulated in Table 1 of the review",
 }
 

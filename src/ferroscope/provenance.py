@@ -1,4 +1,4 @@
-"""Provenance: software versions and input checksums, recorded in logs, h5ad files and the report."""
+"""Provenance: software versions and input checksums (in logs, h5ad files and the report)."""
 
 from __future__ import annotations
 

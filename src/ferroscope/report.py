@@ -213,13 +213,16 @@ def render(stats: pd.DataFrame, cohorts: list[CohortData], config: dict[str, Any
 
 
 def _fmt(value: object, digits: int = 3) -> str:
+    """Numbers for tables: empty for NaN, scientific for very small or large values."""
     if value is None:
         return ""
-    if isinstance(value, float | np.floating):
-        if np.isnan(value):
-            return ""
-        if value != 0 and (abs(value) < 10 ** -(digits) or abs(value) >= 1e5):
-            return f"{value:.{digits - 1}e}"
-        return f"{value:.{digits}g}" if abs(value) < 1 else f"{value:.{digits}f}".rstrip(
-            "0").rstrip(".")
-    return str(value)
+    if isinstance(value, bool | np.bool_) or not isinstance(value, float | np.floating):
+        return str(value)
+    v = float(value)
+    if np.isnan(v):
+        return ""
+    if v != 0 and (abs(v) < 10.0 ** -digits or abs(v) >= 1e5):
+        return f"{v:.{digits - 1}e}"
+    if abs(v) < 1:
+        return f"{v:.{digits}g}"
+    return f"{v:.{digits}f}".rstrip("0").rstrip(".")

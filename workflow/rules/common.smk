@@ -1,27 +1,28 @@
 # Config validation and target computation. Runs at parse time, before any job.
-import os
 import re
-import sys
 from pathlib import Path
 
-# Jobs import the package from this checkout (also under --sdm conda and on cluster nodes).
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    filter(None, [str(Path(workflow.basedir) / "src"), os.environ.get("PYTHONPATH")])
-)
-sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+from snakemake.exceptions import WorkflowError
 
-from ferroscope.config import validate_config  # noqa: E402
-from ferroscope.errors import FerroscopeError  # noqa: E402
-from snakemake.exceptions import WorkflowError  # noqa: E402
+try:
+    from ferroscope.config import validate_config
+    from ferroscope.errors import FerroscopeError
+except ImportError as err:
+    raise WorkflowError(
+        f"ferroscope: the package is not importable ({err}). Install it into the environment "
+        "that runs snakemake: pip install -e . (see README.md)."
+    ) from None
 
 try:
     config = validate_config(
         config,
         schema_dir=Path(workflow.basedir) / "workflow" / "schemas",
         base_dir=Path(workflow.basedir),
-        config_file=workflow.overwrite_configfiles[0]
-        if workflow.overwrite_configfiles
-        else "config/config.yaml",
+        config_file=(
+            workflow.overwrite_configfiles[0]
+            if workflow.overwrite_configfiles
+            else "config/config.yaml"
+        ),
     )
 except FerroscopeError as err:
     raise WorkflowError(f"ferroscope: invalid configuration.\n{err}") from None
@@ -59,7 +60,9 @@ def has_response(cohort):
 
 def per_cohort_method(pattern, cohorts=None):
     return [
-        pattern.format(cohort=c, method=m) for c in (cohorts or COHORTS) for m in METHODS
+        pattern.format(cohort=c, method=m)
+        for c in (cohorts or COHORTS)
+        for m in METHODS
     ]
 
 

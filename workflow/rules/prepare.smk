@@ -6,14 +6,14 @@ rule demo_cohort:
     output:
         expression="resources/cohorts/{cohort}/expression.tsv.gz",
         clinical="resources/cohorts/{cohort}/clinical.tsv",
-    params:
-        demo=lambda wc: cohort_cfg(wc).get("demo", {}),
     log:
         "logs/demo_cohort/{cohort}.log",
     conda:
-        "../envs/ferroscope.yaml"
+        "ferroscope"
     resources:
         mem_mb=2000,
+    params:
+        demo=lambda wc: cohort_cfg(wc).get("demo", {}),
     script:
         "../scripts/demo_cohort.py"
 
@@ -27,13 +27,13 @@ rule prepare:
     output:
         h5ad="results/{cohort}/prepared.h5ad",
         clinical="results/{cohort}/clinical.tsv",
-    params:
-        cohort=cohort_cfg,
     log:
         "logs/prepare/{cohort}.log",
     conda:
-        "../envs/ferroscope.yaml"
+        "ferroscope"
     resources:
         mem_mb=4000,
+    params:
+        cohort=cohort_cfg,
     script:
         "../scripts/prepare.py"

@@ -15,7 +15,7 @@ rule statistics:
     log:
         "logs/statistics.log",
     conda:
-        "../envs/ferroscope.yaml"
+        "ferroscope"
     script:
         "../scripts/statistics.py"
 
@@ -31,11 +31,11 @@ rule report:
         genes_table="resources/genesets/genes.tsv",
     output:
         "results/report.html",
-    params:
-        config=config,
     log:
         "logs/report.log",
     conda:
-        "../envs/ferroscope.yaml"
+        "ferroscope"
+    params:
+        config=config,
     script:
         "../scripts/report.py"

@@ -5,11 +5,11 @@ rule response:
         clinical="results/{cohort}/clinical.tsv",
     output:
         "results/{cohort}/response/{method}.tsv",
-    params:
-        min_per_class=config["response"]["min_per_class"],
     log:
         "logs/response/{cohort}_{method}.log",
     conda:
-        "../envs/ferroscope.yaml"
+        "ferroscope"
+    params:
+        min_per_class=config["response"]["min_per_class"],
     script:
         "../scripts/response.py"

@@ -11,13 +11,13 @@ rule coverage:
             category="Gene coverage",
             labels={"cohort": "{cohort}"},
         ),
-    params:
-        min_genes=config["genesets"]["min_genes"],
-        min_coverage=config["genesets"]["min_coverage"],
     log:
         "logs/coverage/{cohort}.log",
     conda:
-        "../envs/ferroscope.yaml"
+        "ferroscope"
+    params:
+        min_genes=config["genesets"]["min_genes"],
+        min_coverage=config["genesets"]["min_coverage"],
     script:
         "../scripts/coverage.py"
 
@@ -31,14 +31,14 @@ rule score:
         aliases=config["genesets"]["aliases"],
     output:
         "results/{cohort}/scores/{method}.tsv",
-    params:
-        options=lambda wc: config["scoring"].get(wc.method, {}),
-        chunk_size=config["scoring"]["chunk_size"],
     log:
         "logs/score/{cohort}_{method}.log",
     conda:
-        "../envs/ferroscope.yaml"
+        "ferroscope"
     resources:
         mem_mb=4000,
+    params:
+        options=lambda wc: config["scoring"].get(wc.method, {}),
+        chunk_size=config["scoring"]["chunk_size"],
     script:
         "../scripts/score.py"

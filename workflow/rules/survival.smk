@@ -5,12 +5,12 @@ rule survival:
         clinical="results/{cohort}/clinical.tsv",
     output:
         "results/{cohort}/survival/{method}.tsv",
-    params:
-        endpoints=config["survival"]["endpoints"],
-        min_events=config["survival"]["min_events"],
     log:
         "logs/survival/{cohort}_{method}.log",
     conda:
-        "../envs/ferroscope.yaml"
+        "ferroscope"
+    params:
+        endpoints=config["survival"]["endpoints"],
+        min_events=config["survival"]["min_events"],
     script:
         "../scripts/survival.py"
