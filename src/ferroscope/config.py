@@ -117,7 +117,7 @@ def validate_config(config: Mapping[str, Any], *, schema_dir: str | Path,
                               file=config_file, field="scoring.primary",
                               fix="add it to scoring.methods or choose one of them.")
     if check_files:
-        for key in ("gmt", "aliases"):
+        for key in ("gmt", "aliases", "evidence"):
             path = base / cfg["genesets"][key]
             if not path.is_file():
                 raise FerroscopeError(f"file '{cfg['genesets'][key]}' does not exist.",

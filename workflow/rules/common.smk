@@ -1,9 +1,12 @@
 # Config validation and target computation. Runs at parse time, before any job.
 import re
+import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
+# Fall back to this checkout's src/ when ferroscope is not installed (e.g. --sdm conda).
+sys.path.append(str(Path(workflow.basedir) / "src"))
 try:
     from ferroscope.config import validate_config
     from ferroscope.errors import FerroscopeError
@@ -17,7 +20,7 @@ try:
     config = validate_config(
         config,
         schema_dir=Path(workflow.basedir) / "workflow" / "schemas",
-        base_dir=Path(workflow.basedir),
+        base_dir=Path.cwd(),  # paths in config are relative to the working directory
         config_file=(
             workflow.overwrite_configfiles[0]
             if workflow.overwrite_configfiles

@@ -9,7 +9,7 @@ rule demo_cohort:
     log:
         "logs/demo_cohort/{cohort}.log",
     conda:
-        "ferroscope"
+        "../envs/ferroscope.yaml"
     resources:
         mem_mb=2000,
     params:
@@ -30,7 +30,7 @@ rule prepare:
     log:
         "logs/prepare/{cohort}.log",
     conda:
-        "ferroscope"
+        "../envs/ferroscope.yaml"
     resources:
         mem_mb=4000,
     params:

@@ -15,7 +15,7 @@ rule statistics:
     log:
         "logs/statistics.log",
     conda:
-        "ferroscope"
+        "../envs/ferroscope.yaml"
     script:
         "../scripts/statistics.py"
 
@@ -28,13 +28,13 @@ rule report:
         coverage=expand("results/{cohort}/coverage.tsv", cohort=COHORTS),
         scores=per_cohort_method("results/{cohort}/scores/{method}.tsv"),
         gmt=config["genesets"]["gmt"],
-        genes_table="resources/genesets/genes.tsv",
+        genes_table=config["genesets"]["evidence"],
     output:
         "results/report.html",
     log:
         "logs/report.log",
     conda:
-        "ferroscope"
+        "../envs/ferroscope.yaml"
     params:
         config=config,
     script:

@@ -8,7 +8,7 @@ rule response:
     log:
         "logs/response/{cohort}_{method}.log",
     conda:
-        "ferroscope"
+        "../envs/ferroscope.yaml"
     params:
         min_per_class=config["response"]["min_per_class"],
     script:

@@ -14,7 +14,7 @@ rule coverage:
     log:
         "logs/coverage/{cohort}.log",
     conda:
-        "ferroscope"
+        "../envs/ferroscope.yaml"
     params:
         min_genes=config["genesets"]["min_genes"],
         min_coverage=config["genesets"]["min_coverage"],
@@ -34,7 +34,7 @@ rule score:
     log:
         "logs/score/{cohort}_{method}.log",
     conda:
-        "ferroscope"
+        "../envs/ferroscope.yaml"
     resources:
         mem_mb=4000,
     params:

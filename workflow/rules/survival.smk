@@ -8,7 +8,7 @@ rule survival:
     log:
         "logs/survival/{cohort}_{method}.log",
     conda:
-        "ferroscope"
+        "../envs/ferroscope.yaml"
     params:
         endpoints=config["survival"]["endpoints"],
         min_events=config["survival"]["min_events"],

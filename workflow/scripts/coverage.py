@@ -1,5 +1,6 @@
 """Gene coverage per set for one cohort."""
 
+import _bootstrap  # noqa: F401  (puts the checkout's src/ on sys.path if needed)
 import anndata as ad
 
 from ferroscope.genesets import AliasTable, coverage, read_gmt

@@ -1,5 +1,7 @@
 """Generate the synthetic demo cohort's raw files."""
 
+import _bootstrap  # noqa: F401  (puts the checkout's src/ on sys.path if needed)
+
 from ferroscope import demo
 from ferroscope.genesets import AliasTable, read_gmt
 from ferroscope.logs import step_logging

@@ -1,5 +1,7 @@
 """Raw expression + clinical table -> prepared AnnData and standard clinical table."""
 
+import _bootstrap  # noqa: F401  (puts the checkout's src/ on sys.path if needed)
+
 from ferroscope import prepare, provenance
 from ferroscope.genesets import AliasTable
 from ferroscope.io import read_table, write_tsv

@@ -3,6 +3,7 @@
 import datetime as dt
 import json
 
+import _bootstrap  # noqa: F401  (puts the checkout's src/ on sys.path if needed)
 import anndata as ad
 import pandas as pd
 

@@ -1,5 +1,6 @@
 """Score the covered gene sets of one cohort with one method."""
 
+import _bootstrap  # noqa: F401  (puts the checkout's src/ on sys.path if needed)
 import anndata as ad
 import pandas as pd
 

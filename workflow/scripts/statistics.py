@@ -1,5 +1,6 @@
 """Merge per-cohort results into results/statistics.tsv with BH FDR."""
 
+import _bootstrap  # noqa: F401  (puts the checkout's src/ on sys.path if needed)
 import pandas as pd
 
 from ferroscope.io import write_tsv

@@ -1,5 +1,6 @@
 """Survival statistics of every scored set for one cohort and method."""
 
+import _bootstrap  # noqa: F401  (puts the checkout's src/ on sys.path if needed)
 import pandas as pd
 
 from ferroscope.io import write_tsv

@@ -1,0 +1,31 @@
+# The two commands of README.md: `make demo` (install + demo run) and `make test` (install + tests).
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+CORES ?= 2
+
+.PHONY: demo test lint install clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+demo: $(BIN)/.installed
+	$(BIN)/snakemake --cores $(CORES)
+	@echo "Report: results/report.html"
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/snakefmt --check .
+	$(BIN)/snakemake --lint
+
+test: lint
+	bash tests/install-system-deps.sh
+	$(BIN)/pytest
+
+clean:
+	rm -rf results logs resources/cohorts .snakemake

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Debian packages some tests use (reference implementations, browser, scheduler).
+# Installed only when running as root with apt-get available; otherwise those tests skip with
+# a reason. Nothing is needed yet for the walking-skeleton tests.
+set -euo pipefail
+PACKAGES=()
+if [ ${#PACKAGES[@]} -eq 0 ]; then exit 0; fi
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+  echo "install-system-deps: not root or no apt-get; tests needing ${PACKAGES[*]} will skip" >&2
+  exit 0
+fi
+missing=()
+for p in "${PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,89 @@
+"""Config validation: bad config fails before any job, naming the key or file."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from ferroscope.config import validate_config
+from ferroscope.errors import FerroscopeError
+
+from .conftest import REPO, make_workdir, run_snakemake
+
+SCHEMAS = REPO / "workflow" / "schemas"
+
+
+@pytest.fixture()
+def cfg():
+    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+
+
+def check(cfg):
+    return validate_config(cfg, schema_dir=SCHEMAS, base_dir=REPO)
+
+
+def test_default_config_is_valid_and_gets_defaults(cfg):
+    out = check(cfg)
+    assert out["cohorts"]["demo"]["expression_scale"] == "auto"
+    assert out["genesets"]["min_genes"] == 5
+    assert out["scoring"]["primary"] == "mean_z"
+
+
+def test_unknown_key_is_named(cfg):
+    cfg["scoring"]["mehtods"] = ["ssgsea"]
+    with pytest.raises(FerroscopeError, match=r"scoring\.mehtods'.*unknown key 'mehtods'"):
+        check(cfg)
+
+
+def test_unknown_top_level_key_is_named(cfg):
+    cfg["survivl"] = {}
+    with pytest.raises(FerroscopeError, match="unknown key 'survivl'"):
+        check(cfg)
+
+
+def test_cohort_id_with_slash_is_refused(cfg):
+    cfg["cohorts"]["GSE14520/GPL571"] = copy.deepcopy(cfg["cohorts"]["demo"])
+    with pytest.raises(FerroscopeError, match="cohort id 'GSE14520/GPL571' is not allowed"):
+        check(cfg)
+
+
+def test_missing_geneset_file_is_named(cfg):
+    cfg["genesets"]["gmt"] = "resources/genesets/missing.gmt"
+    with pytest.raises(FerroscopeError, match=r"genesets\.gmt.*missing\.gmt"):
+        check(cfg)
+
+
+def test_unknown_method_is_named(cfg):
+    cfg["scoring"]["methods"] = ["ssgsea", "magic"]
+    with pytest.raises(FerroscopeError, match=r"scoring\.methods.*magic"):
+        check(cfg)
+
+
+def test_local_cohort_needs_existing_files(cfg):
+    cfg["cohorts"]["mine"] = {"source": "local", "expression": "nope.tsv",
+                              "clinical_table": "nope.tsv", "clinical": {"sample_id": "s"}}
+    with pytest.raises(FerroscopeError, match=r"cohorts\.mine\.expression"):
+        check(cfg)
+
+
+def test_bad_enum_is_named(cfg):
+    cfg["cohorts"]["demo"]["clinical"]["os_time"]["unit"] = "fortnights"
+    with pytest.raises(FerroscopeError, match=r"cohorts\.demo\.clinical\.os_time\.unit"):
+        check(cfg)
+
+
+@pytest.mark.parametrize("edit,needle", [
+    (lambda c: c["report"].update(colour="red"), "unknown key 'colour'"),
+    (lambda c: c["cohorts"].update({"a/b": c["cohorts"]["demo"]}), "cohort id 'a/b'"),
+    (lambda c: c["genesets"].update(gmt="resources/genesets/none.gmt"), "none.gmt"),
+])
+def test_snakemake_fails_before_any_job(tmp_path, cfg, edit, needle):
+    edit(cfg)
+    wd = make_workdir(tmp_path, yaml.safe_dump(cfg))
+    res = run_snakemake(wd, "-n")
+    assert res.returncode != 0
+    out = res.stdout + res.stderr
+    assert needle in out
+    assert "Job stats" not in out and not (wd / "results").exists()

@@ -1,0 +1,93 @@
+"""The whole workflow on the demo cohort: planted effects recovered, report written, idempotent."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+import yaml
+
+from ferroscope import demo
+
+from .conftest import REPO, make_workdir, run_snakemake
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def stats(demo_run):
+    return pd.read_csv(demo_run / "results" / "statistics.tsv", sep="\t")
+
+
+def row(stats, method, set_name, endpoint):
+    r = stats[(stats.method == method) & (stats.set == set_name) & (stats.endpoint == endpoint)]
+    assert len(r) == 1
+    return r.iloc[0]
+
+
+@pytest.mark.parametrize("method", ["mean_z", "ssgsea"])
+def test_planted_nrf2_hazard_ratio_is_recovered(stats, method):
+    r = row(stats, method, demo.NRF2_SET, "os")
+    assert abs(r.estimate - demo.PLANTED_OS_HR) < 0.15
+    assert r.ci_low > 1.0
+    assert r.q < 0.05
+
+
+@pytest.mark.parametrize("method", ["mean_z", "ssgsea"])
+def test_null_set_is_not_significant(stats, method):
+    for endpoint in ("os", "response"):
+        r = row(stats, method, demo.NULL_SET, endpoint)
+        assert r.p > 0.05 and r.q > 0.05
+        assert r.ci_low < (1.0 if endpoint == "os" else 0.5) < r.ci_high
+
+
+@pytest.mark.parametrize("method", ["mean_z", "ssgsea"])
+def test_planted_resistance_auc_is_recovered(stats, method):
+    r = row(stats, method, demo.RESISTANCE_SET, "response")
+    # AUC is P(score higher in responders); the planted 0.75 is for non-response.
+    assert 1 - r.ci_high < demo.PLANTED_AUC < 1 - r.ci_low
+    assert r.ci_high < 0.5 and r.q < 0.05
+
+
+def test_coverage_reports_missing_and_unscored_sets(demo_run):
+    cov = pd.read_csv(demo_run / "results" / "demo" / "coverage.tsv", sep="\t").set_index("set")
+    assert cov.loc["FERROPTOSIS_DRIVERS", "missing"] == "ALOXE3"
+    # aliases in the raw matrix (FSP1, NRF2, HO-1) were translated, so nothing else is missing
+    assert cov.loc["NRF2_TARGETS", "n_present"] == cov.loc["NRF2_TARGETS", "n_genes"]
+    assert not cov.loc["FERROPTOSIS_DEFENCE_GSH_INDEPENDENT", "scored"]
+    html = (demo_run / "results" / "report.html").read_text()
+    assert "not scored: only 3 of 3 genes present (min_genes = 5)" in html
+
+
+def test_report_is_self_contained(demo_run):
+    html = (demo_run / "results" / "report.html").read_text()
+    assert not re.search(r"<(script|link|img)[^>]+(src|href)=[\"']?https?:", html)
+    assert html.count("Plotly.newPlot") >= 4          # forests, KM, response box, heatmap
+    assert len(re.findall(r"plotly\.js v\d", html)) == 1  # library embedded once
+    for section in ("Cohorts", "Gene coverage", "Survival", "Treatment response",
+                    "All statistics", "Methods", "Provenance"):
+        assert f">{section}</h2>" in html
+    assert re.search(r"[0-9a-f]{64}", html)           # input checksums recorded
+
+
+def test_second_run_has_nothing_to_do(demo_run):
+    res = run_snakemake(demo_run)
+    assert res.returncode == 0
+    assert "Nothing to be done" in res.stdout + res.stderr
+
+
+def test_no_partial_files_left(demo_run):
+    assert not list(demo_run.rglob("*.part*"))
+
+
+def test_public_text_is_escaped_in_report(tmp_path):
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg["cohorts"]["demo"]["description"] = "<script>alert('x')</script> & co"
+    cfg["cohorts"]["demo"]["demo"] = {"n_patients": 60, "n_genes": 800, "seed": 1}
+    wd = make_workdir(tmp_path, yaml.safe_dump(cfg))
+    res = run_snakemake(wd)
+    assert res.returncode == 0, res.stderr[-3000:]
+    html = (wd / "results" / "report.html").read_text()
+    assert "<script>alert('x')</script>" not in html
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; co" in html
