@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # Debian packages some tests use (reference implementations, browser, scheduler).
 # Installed only when running as root with apt-get available; otherwise those tests skip with
-# a reason. Nothing is needed yet for the walking-skeleton tests.
+# a reason. R + GSVA/survival/maxstat: ~100 s and ~2 GB the first time.
 set -euo pipefail
-PACKAGES=()
-if [ ${#PACKAGES[@]} -eq 0 ]; then exit 0; fi
+PACKAGES=(r-base-core r-bioc-gsva r-cran-survival r-cran-maxstat)
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
   echo "install-system-deps: not root or no apt-get; tests needing ${PACKAGES[*]} will skip" >&2
   exit 0
