@@ -21,7 +21,8 @@ import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
 from . import __version__
-from .survival import km_curves, median_followup
+from .response import roc_points
+from .survival import at_risk_table, km_curves, median_followup
 
 COLORS = {"high": "#c0392b", "low": "#2471a3"}
 
@@ -83,42 +84,111 @@ def forest_plot(stats: pd.DataFrame, method: str, analysis: str, div_id: str) ->
     return _fig_html(fig, div_id)
 
 
+def _time_grid(max_time: float) -> list[float]:
+    """At-risk times: every 12 months (24 beyond 10 years) up to the last follow-up."""
+    step = 12.0 if max_time <= 120 else 24.0
+    return [float(t) for t in np.arange(0.0, max_time + 1e-9, step)]
+
+
+def _response_subset(data: CohortData, scores: pd.DataFrame) -> pd.DataFrame:
+    """Clinical rows with a response label, restricted to the cohort's response arm if set."""
+    clin = data.clinical.reindex(scores.index)
+    arm = clin["response_arm"].dropna().astype(str) if "response_arm" in clin else pd.Series()
+    arm_name = arm.iloc[0] if len(arm) and arm.iloc[0] not in ("", "nan") else ""
+    if arm_name:
+        clin = clin[clin["arm"].astype(str) == arm_name]
+    out = clin[clin["response"].notna()]
+    out.attrs["arm"] = arm_name
+    return out
+
+
+def _set_menu(labels: list[str], traces_per_set: int, titles: list[str]) -> list[dict]:
+    buttons = []
+    for k, (label, title) in enumerate(zip(labels, titles, strict=True)):
+        vis = [False] * (traces_per_set * len(labels))
+        vis[traces_per_set * k: traces_per_set * (k + 1)] = [True] * traces_per_set
+        buttons.append({"label": label, "method": "update",
+                        "args": [{"visible": vis}, {"title.text": title}]})
+    return [{"buttons": buttons, "direction": "down", "x": 1.0, "xanchor": "right", "y": 1.16,
+             "yanchor": "top"}]
+
+
 def km_figure(data: CohortData, method: str, stats: pd.DataFrame, div_id: str) -> str | None:
-    """KM curves (median split) with a menu to choose the gene set."""
+    """KM curves (median split) with numbers at risk and a menu to choose the gene set."""
+    from plotly.subplots import make_subplots
+
     if "os_time_months" not in data.clinical.columns or method not in data.scores:
         return None
     scores = data.scores[method]
     clin = data.clinical.reindex(scores.index)
-    fig = go.Figure()
-    buttons = []
+    grid = _time_grid(float(clin["os_time_months"].max()))
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.8, 0.2],
+                        vertical_spacing=0.1)
     sets = list(scores.columns)
+    titles = []
     for k, set_name in enumerate(sets):
         curves = km_curves(clin["os_time_months"], clin["os_event"], scores[set_name])
+        risk = at_risk_table(clin["os_time_months"], clin["os_event"], scores[set_name], grid)
         for group in ("high", "low"):
             c = curves[curves["group"] == group]
             fig.add_trace(go.Scatter(
                 x=c["time"], y=c["survival"], mode="lines", line_shape="hv",
-                name=f"{group} {_esc(set_name)}", visible=(k == 0),
-                line={"color": COLORS[group]},
-                customdata=c["at_risk"],
+                name=f"{group} score", legendgroup=group, visible=(k == 0),
+                line={"color": COLORS[group]}, customdata=c["at_risk"],
                 hovertemplate="%{x:.1f} months: S = %{y:.2f}, at risk %{customdata}"
-                              "<extra>" + group + "</extra>"))
+                              "<extra>" + group + "</extra>"), row=1, col=1)
+        for group in ("high", "low"):
+            fig.add_trace(go.Scatter(
+                x=grid, y=[group] * len(grid), text=[str(v) for v in risk.loc[group]],
+                mode="text", textfont={"color": COLORS[group]}, showlegend=False,
+                visible=(k == 0), hoverinfo="skip"), row=2, col=1)
         row = stats[(stats["cohort"] == data.cohort) & (stats["method"] == method)
                     & (stats["set"] == set_name) & (stats["endpoint"] == "os")]
         p = row["km_logrank_p"].iloc[0] if len(row) and "km_logrank_p" in row else np.nan
-        vis = [False] * (2 * len(sets))
-        vis[2 * k] = vis[2 * k + 1] = True
-        title = (f"{_esc(data.cohort)}: OS by median {_esc(set_name)} ({method}); "
-                 f"log-rank p = {p:.3g}")
-        buttons.append({"label": _esc(set_name), "method": "update",
-                        "args": [{"visible": vis}, {"title": title}]})
-        if k == 0:
-            fig.update_layout(title=title)
+        titles.append(f"{_esc(data.cohort)}: OS by median {_esc(set_name)} ({method}); "
+                      f"log-rank p = {p:.3g}")
     fig.update_layout(
-        updatemenus=[{"buttons": buttons, "direction": "down", "x": 1.0, "xanchor": "right",
-                      "y": 1.18, "yanchor": "top"}],
-        xaxis_title="months", yaxis_title="overall survival", yaxis_range=[0, 1.02], height=430,
-        legend={"orientation": "h", "y": -0.2})
+        title={"text": titles[0] if titles else ""},
+        updatemenus=_set_menu([_esc(s) for s in sets], 4, titles), height=500,
+        legend={"orientation": "h", "y": 1.02, "x": 0, "yanchor": "bottom"})
+    fig.update_yaxes(title="overall survival", range=[0, 1.02], row=1, col=1)
+    fig.update_yaxes(title="at risk", row=2, col=1, fixedrange=True)
+    fig.update_xaxes(title="months", tickvals=grid, row=2, col=1)
+    return _fig_html(fig, div_id)
+
+
+def roc_figure(data: CohortData, method: str, stats: pd.DataFrame, div_id: str) -> str | None:
+    """ROC curves for calling responders by a high score, one set at a time."""
+    if "response" not in data.clinical.columns or method not in data.scores:
+        return None
+    scores = data.scores[method]
+    clin = _response_subset(data, scores)
+    if clin["response"].nunique() < 2:
+        return None
+    fig = go.Figure()
+    titles = []
+    sets = list(scores.columns)
+    for k, set_name in enumerate(sets):
+        roc = roc_points(clin["response"], scores.loc[clin.index, set_name])
+        fig.add_trace(go.Scatter(x=roc["fpr"], y=roc["tpr"], mode="lines", line_shape="hv",
+                                 visible=(k == 0), name=_esc(set_name),
+                                 line={"color": "#1f3a4d"}))
+        row = stats[(stats["cohort"] == data.cohort) & (stats["method"] == method)
+                    & (stats["set"] == set_name) & (stats["endpoint"] == "response")]
+        r = row.iloc[0] if len(row) else None
+        auc = (f"AUC {r['estimate']:.2f} ({r['ci_low']:.2f}-{r['ci_high']:.2f})"
+               if r is not None and r["status"] == "ok" else "not tested")
+        titles.append(f"{_esc(data.cohort)}: ROC of {_esc(set_name)} for response; {auc}")
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", showlegend=False,
+                             line={"dash": "dash", "color": "#999"}))
+    menu = _set_menu([_esc(s) for s in sets], 1, titles)
+    for b in menu[0]["buttons"]:
+        b["args"][0]["visible"] = b["args"][0]["visible"] + [True]
+    menu[0].update(x=0.0, xanchor="left", y=1.13)
+    fig.update_layout(title={"text": titles[0], "font": {"size": 13}}, updatemenus=menu,
+                      height=500, width=640, margin={"t": 110},
+                      showlegend=False, xaxis_title="1 - specificity",
+                      yaxis_title="sensitivity", xaxis_range=[0, 1], yaxis_range=[0, 1.02])
     return _fig_html(fig, div_id)
 
 
@@ -127,20 +197,21 @@ def response_box(data: CohortData, method: str, div_id: str) -> str | None:
     if "response" not in data.clinical.columns or method not in data.scores:
         return None
     scores = data.scores[method]
-    clin = data.clinical.reindex(scores.index)
-    arm = clin["response_arm"].dropna().astype(str)
-    arm_name = arm.iloc[0] if len(arm) and arm.iloc[0] not in ("", "nan") else ""
-    if arm_name:
-        clin = clin[clin["arm"].astype(str) == arm_name]
-    clin = clin[clin["response"].notna()]
+    clin = _response_subset(data, scores)
     if clin.empty:
         return None
+    arm_name = clin.attrs.get("arm", "")
+    titles = clin["title"].astype(str) if "title" in clin else pd.Series(clin.index, clin.index)
     fig = go.Figure()
     for value, label, color in ((1.0, "responder", "#27ae60"), (0.0, "non-responder", "#8e44ad")):
         ids = clin.index[clin["response"] == value]
-        long = scores.loc[ids].melt(var_name="set", value_name="score")
+        long = scores.loc[ids].reset_index(names="sample_id").melt(
+            id_vars="sample_id", var_name="set", value_name="score")
+        hover = [_esc(f"{sid} {titles.get(sid, '')}".strip()) for sid in long["sample_id"]]
         fig.add_trace(go.Box(x=[_esc(s) for s in long["set"]], y=long["score"], name=label,
-                             marker_color=color, boxpoints="outliers"))
+                             marker_color=color, boxpoints="all", jitter=0.4, pointpos=0,
+                             marker={"size": 3, "opacity": 0.5}, text=hover,
+                             hovertemplate="%{text}: %{y:.2f}<extra>" + label + "</extra>"))
     fig.update_layout(boxmode="group", height=420, yaxis_title=f"{method} score",
                       title=_esc(f"{data.cohort}: scores by response"
                                  + (f" (arm {arm_name})" if arm_name else "")))
@@ -189,6 +260,7 @@ def render(stats: pd.DataFrame, cohorts: list[CohortData], config: dict[str, Any
             "coverage": d.coverage.to_dict("records"),
             "km": km_figure(d, primary, stats, f"km-{i}"),
             "box": response_box(d, primary, f"box-{i}"),
+            "roc": roc_figure(d, primary, stats, f"roc-{i}"),
             "heatmap": correlation_heatmap(d, primary, f"heat-{i}"),
             "notes": d.prepare_notes,
             "not_tested": stats[(stats["cohort"] == d.cohort) & (stats["status"] != "ok")]

@@ -65,3 +65,12 @@ def auc_test(response: pd.Series, score: pd.Series, *, min_per_class: int = 5) -
     res.ci_high = min(1.0, res.auc + 1.959964 * res.se)
     res.p_mwu = float(mannwhitneyu(pos, neg, alternative="two-sided").pvalue)
     return res
+
+
+def roc_points(response: pd.Series, score: pd.Series) -> pd.DataFrame:
+    """ROC curve (false- and true-positive rates) for calling responders by a high score."""
+    from sklearn.metrics import roc_curve
+
+    df = pd.DataFrame({"y": response, "s": score}).dropna()
+    fpr, tpr, thr = roc_curve(df["y"].astype(int), df["s"])
+    return pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": thr})

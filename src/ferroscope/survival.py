@@ -125,3 +125,13 @@ def median_followup(time: pd.Series, event: pd.Series) -> float:
         return float("nan")
     kmf = KaplanMeierFitter().fit(df["t"], 1 - df["e"])
     return float(kmf.median_survival_time_)
+
+
+def at_risk_table(time: pd.Series, event: pd.Series, score: pd.Series,
+                  times: list[float]) -> pd.DataFrame:
+    """Numbers at risk (time >= t) per median-split group at the given times."""
+    df = _clean(time, event, score)
+    high = df["score"] > df["score"].median()
+    rows = {label: [int((df.loc[flag, "time"] >= t).sum()) for t in times]
+            for label, flag in (("high", high), ("low", ~high))}
+    return pd.DataFrame(rows, index=pd.Index(times, name="time")).T
