@@ -6,6 +6,7 @@
 #   survival.smk  Cox HR per SD, KM median split per cohort x method
 #   response.smk  AUC / Mann-Whitney per cohort x method
 #   report.smk    results/statistics.tsv (BH FDR) and the self-contained results/report.html
+#   figures.smk   static PNG/SVG figures beside the report (results/figures/)
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -20,6 +21,7 @@ include: "workflow/rules/score.smk"
 include: "workflow/rules/survival.smk"
 include: "workflow/rules/response.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/figures.smk"
 
 
 rule all:

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Debian packages some tests use (reference implementations, browser, scheduler).
 # Installed only when running as root with apt-get available; otherwise those tests skip with
-# a reason. R + GSVA/survival/maxstat: ~100 s and ~2 GB the first time.
+# a reason. R + GSVA/survival/maxstat: ~100 s and ~2 GB the first time; chromium for the
+# browser test of the report.
 set -euo pipefail
-PACKAGES=(r-base-core r-bioc-gsva r-cran-survival r-cran-maxstat)
+PACKAGES=(r-base-core r-bioc-gsva r-cran-survival r-cran-maxstat chromium)
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
   echo "install-system-deps: not root or no apt-get; tests needing ${PACKAGES[*]} will skip" >&2
   exit 0

@@ -82,12 +82,26 @@ def test_no_partial_files_left(demo_run):
 
 
 def test_public_text_is_escaped_in_report(tmp_path):
+    """A local cohort whose metadata carries HTML: shown as text, never as markup."""
+    from ferroscope.genesets import AliasTable, read_gmt
+
+    gs = REPO / "resources" / "genesets"
+    cohort = demo.generate(read_gmt(gs / "ferroptosis.gmt", AliasTable.read(gs / "aliases.tsv")),
+                           n_patients=60, n_genes=800, seed=1)
+    evaluable = cohort.clinical.index[cohort.clinical["best_response"] != ""][0]
+    cohort.clinical.loc[evaluable, "title"] = "<script>alert('title')</script>"
+    demo.write(cohort, tmp_path / "data" / "expr.tsv.gz", tmp_path / "data" / "clin.tsv")
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    cfg["cohorts"]["demo"]["description"] = "<script>alert('x')</script> & co"
-    cfg["cohorts"]["demo"]["demo"] = {"n_patients": 60, "n_genes": 800, "seed": 1}
+    local = dict(cfg["cohorts"]["demo"], source="local", expression="data/expr.tsv.gz",
+                 clinical_table="data/clin.tsv",
+                 description="<script>alert('x')</script> & co")
+    local.pop("demo")
+    cfg["cohorts"] = {"local_html": local}
     wd = make_workdir(tmp_path, yaml.safe_dump(cfg))
     res = run_snakemake(wd)
     assert res.returncode == 0, res.stderr[-3000:]
     html = (wd / "results" / "report.html").read_text()
-    assert "<script>alert('x')</script>" not in html
+    assert "<script>alert(" not in html
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; co" in html
+    # the sample title reaches the plotly hover text escaped (inside the figure JSON)
+    assert "&lt;script&gt;alert(&#39;title&#39;)&lt;/script&gt;" in html

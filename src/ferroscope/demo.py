@@ -96,6 +96,7 @@ def generate(sets: list[GeneSet], *, n_patients: int = 300, n_genes: int = 20000
     best = np.where(arm == "sorafenib", best, "")
     clinical = pd.DataFrame({
         "patient": samples,
+        "title": [f"synthetic HCC tumour {s}" for s in samples],
         "os_days": np.round(os_months * 30.4375).astype(int).clip(min=1),
         "vital_status": np.where(dead, "Dead", "Alive"),
         "treatment": arm,

@@ -167,6 +167,8 @@ def standardise_clinical(raw: pd.DataFrame, mapping: dict[str, Any], *, source: 
         resp[col.isin(no)] = 0.0
         out["response"] = resp.to_numpy()
         out["response_arm"] = r.get("arm", "")
+    if "sample_title" in mapping:
+        out["title"] = need(mapping["sample_title"], "sample_title").astype(str).to_numpy()
     if "arm" in mapping:
         out["arm"] = need(mapping["arm"]["column"], "arm.column").astype(str).to_numpy()
     for cov in mapping.get("covariates", []):

@@ -69,5 +69,22 @@ def per_cohort_method(pattern, cohorts=None):
     ]
 
 
+def static_figures():
+    figs = [
+        f"results/figures/forest_{a}_{m}.{ext}"
+        for a in ["cox_hr_per_sd"]
+        + (["auc"] if any(map(has_response, COHORTS)) else [])
+        for m in METHODS
+        for ext in ("png", "svg")
+    ]
+    for c in COHORTS:
+        kinds = ["km"] if "os_time" in config["cohorts"][c]["clinical"] else []
+        kinds += ["roc"] if has_response(c) else []
+        figs += [
+            f"results/figures/{k}_{c}.{ext}" for k in kinds for ext in ("png", "svg")
+        ]
+    return figs
+
+
 def all_targets():
-    return ["results/statistics.tsv", "results/report.html"]
+    return ["results/statistics.tsv", "results/report.html", *static_figures()]

@@ -1,0 +1,125 @@
+"""Static figures (PNG for slides, SVG for papers), written beside the report.
+
+The interactive report uses plotly; these matplotlib versions are the fallbacks a manuscript
+needs and what ``snakemake --report`` shows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from .io import atomic_path
+from .response import roc_points
+from .survival import km_curves
+
+COLORS = {"high": "#c0392b", "low": "#2471a3"}
+
+
+def _save(fig: plt.Figure, png: str | Path, svg: str | Path) -> None:
+    for path, fmt in ((png, "png"), (svg, "svg")):
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=fmt, dpi=200, bbox_inches="tight",
+                        metadata={"Date": None} if fmt == "svg" else None)
+    plt.close(fig)
+
+
+def _grid(n: int) -> tuple[plt.Figure, np.ndarray]:
+    cols = min(3, max(n, 1))
+    rows = int(np.ceil(max(n, 1) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, axes
+
+
+def forest(stats: pd.DataFrame, method: str, analysis: str, png: str | Path,
+           svg: str | Path) -> None:
+    """Forest plot of HR per SD (log scale) or AUC per set x cohort x endpoint."""
+    d = stats[(stats["method"] == method) & (stats["analysis"] == analysis)
+              & (stats["status"] == "ok")].sort_values(["set", "cohort", "endpoint"])
+    fig, ax = plt.subplots(figsize=(7, 0.8 + 0.32 * max(len(d), 1)))
+    if d.empty:
+        ax.text(0.5, 0.5, "no test possible", ha="center", va="center")
+        ax.set_axis_off()
+    else:
+        y = np.arange(len(d))[::-1]
+        color = np.where(d["q"] < 0.05, "#c0392b", "#444444")
+        ax.errorbar(d["estimate"], y, xerr=[d["estimate"] - d["ci_low"],
+                                            d["ci_high"] - d["estimate"]],
+                    fmt="none", ecolor="#888", capsize=2)
+        ax.scatter(d["estimate"], y, c=color, marker="s", zorder=3)
+        ax.set_yticks(y, [f"{r.set} · {r.cohort}" for r in d.itertuples()], fontsize=8)
+        ref = 0.5 if analysis == "auc" else 1.0
+        ax.axvline(ref, ls="--", color="#999")
+        if analysis == "auc":
+            ax.set_xlim(0, 1)
+            ax.set_xlabel("AUC for response (95% DeLong CI)")
+        else:
+            ax.set_xscale("log")
+            ax.set_xlabel("hazard ratio per SD (95% CI)")
+        ax.set_title(f"{method}; red: BH q < 0.05", fontsize=9)
+    _save(fig, png, svg)
+
+
+def km_panels(clinical: pd.DataFrame, scores: pd.DataFrame, stats: pd.DataFrame, cohort: str,
+              method: str, png: str | Path, svg: str | Path) -> None:
+    """Kaplan-Meier curves by median split, one panel per scored set."""
+    clin = clinical.reindex(scores.index)
+    fig, axes = _grid(scores.shape[1])
+    for ax, set_name in zip(axes.flat, scores.columns, strict=False):
+        if "os_time_months" not in clin:
+            ax.text(0.5, 0.5, "no OS data", ha="center")
+            continue
+        curves = km_curves(clin["os_time_months"], clin["os_event"], scores[set_name])
+        for group in ("high", "low"):
+            c = curves[curves["group"] == group]
+            ax.step(c["time"], c["survival"], where="post", color=COLORS[group],
+                    label=f"{group} score")
+        row = stats[(stats["cohort"] == cohort) & (stats["method"] == method)
+                    & (stats["set"] == set_name) & (stats["endpoint"] == "os")]
+        p = float(row["km_logrank_p"].iloc[0]) if len(row) else float("nan")
+        ax.set_title(f"{set_name}\nlog-rank p = {p:.2g}", fontsize=8)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("months", fontsize=8)
+        ax.set_ylabel("overall survival", fontsize=8)
+        ax.legend(fontsize=7, frameon=False)
+    fig.suptitle(f"{cohort}: OS by median {method} score", fontsize=10)
+    fig.tight_layout()
+    _save(fig, png, svg)
+
+
+def roc_panels(clinical: pd.DataFrame, scores: pd.DataFrame, stats: pd.DataFrame, cohort: str,
+               method: str, png: str | Path, svg: str | Path) -> None:
+    """ROC curves (responders called by a high score), one panel per scored set."""
+    clin = clinical.reindex(scores.index)
+    arm = str(clin["response_arm"].dropna().iloc[0]) if clin["response_arm"].notna().any() \
+        else ""
+    if arm and arm != "nan":
+        clin = clin[clin["arm"].astype(str) == arm]
+    clin = clin[clin["response"].notna()]
+    fig, axes = _grid(scores.shape[1])
+    for ax, set_name in zip(axes.flat, scores.columns, strict=False):
+        ax.plot([0, 1], [0, 1], ls="--", color="#999")
+        if clin["response"].nunique() == 2:
+            roc = roc_points(clin["response"], scores.loc[clin.index, set_name])
+            ax.step(roc["fpr"], roc["tpr"], where="post", color="#1f3a4d")
+        row = stats[(stats["cohort"] == cohort) & (stats["method"] == method)
+                    & (stats["set"] == set_name) & (stats["endpoint"] == "response")]
+        label = "not tested"
+        if len(row) and row["status"].iloc[0] == "ok":
+            r = row.iloc[0]
+            label = f"AUC {r['estimate']:.2f} ({r['ci_low']:.2f}-{r['ci_high']:.2f})"
+        ax.set_title(f"{set_name}\n{label}", fontsize=8)
+        ax.set_xlabel("1 - specificity", fontsize=8)
+        ax.set_ylabel("sensitivity", fontsize=8)
+    fig.suptitle(f"{cohort}: response" + (f" (arm {arm})" if arm and arm != "nan" else ""),
+                 fontsize=10)
+    fig.tight_layout()
+    _save(fig, png, svg)

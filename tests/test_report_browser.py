@@ -1,0 +1,95 @@
+"""The demo report in a real headless Chromium: sections, rendered figures, no console errors,
+no network, screenshots. Needs Debian's chromium (tests/install-system-deps.sh) and playwright."""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from .conftest import run_snakemake
+
+pytestmark = pytest.mark.slow
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SECTIONS = ["cohorts", "coverage", "survival", "response", "correlation", "statistics",
+            "genesets", "methods", "provenance"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright not installed")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not installed (Debian package chromium)")
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def test_demo_report_renders_offline(browser, demo_run, tmp_path_factory):
+    report = demo_run / "results" / "report.html"
+    context = browser.new_context(offline=True, viewport={"width": 1280, "height": 900})
+    requests: list[str] = []
+    context.route("**/*", lambda route: (requests.append(route.request.url),
+                                          route.continue_() if route.request.url.startswith(
+                                              "file://") else route.abort()))
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"{m.type}: {m.text}")
+            if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
+    page.goto(report.as_uri())
+    n_divs = page.evaluate("document.querySelectorAll('.plotly-graph-div').length")
+    page.wait_for_function(
+        f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {n_divs}",
+        timeout=30000)
+    # every figure rendered: forest x2 methods (OS), AUC x2, KM, box, ROC, heatmap
+    rendered = page.evaluate(
+        "[...document.querySelectorAll('.plotly-graph-div')]"
+        ".filter(d => d.classList.contains('js-plotly-plot') && d.data.length > 0"
+        " && d.querySelector('svg.main-svg') !== null).length")
+    assert n_divs == 8 and rendered == n_divs
+    for section in SECTIONS:
+        assert page.locator(f"section#{section} h2").count() == 1
+    assert not problems, problems
+    assert all(u.startswith("file://") for u in requests), requests
+    # the at-risk table is drawn under the KM curves, and the set menu switches curves
+    km = page.locator("#km-0")
+    assert km.locator("text", has_text="at risk").count() >= 1
+    before = page.evaluate("document.getElementById('km-0').layout.title.text")
+    # apply the second menu entry exactly as the dropdown does
+    after, visible = page.evaluate("""() => {
+        const gd = document.getElementById('km-0');
+        const b = gd.layout.updatemenus[0].buttons[1];
+        return Plotly.update(gd, b.args[0], b.args[1]).then(
+            () => [gd.layout.title.text, gd.data.filter(t => t.visible === true).length]);
+    }""")
+    assert before != after and visible == 4     # 2 curves + 2 at-risk rows of the new set
+    shots = tmp_path_factory.mktemp("screenshots")
+    page.locator("#forest-os-mean_z").screenshot(path=str(shots / "forest.png"))
+    km.screenshot(path=str(shots / "km.png"))
+    page.screenshot(path=str(shots / "report.png"), full_page=True)
+    assert (shots / "km.png").stat().st_size > 10_000
+    out = Path("results") / "screenshots"
+    if out.parent.exists():
+        shutil.copytree(shots, out, dirs_exist_ok=True)
+    context.close()
+
+
+def test_static_figures_written_beside_report(demo_run):
+    figs = demo_run / "results" / "figures"
+    for name in ("forest_cox_hr_per_sd_mean_z", "forest_auc_ssgsea", "km_demo", "roc_demo"):
+        assert (figs / f"{name}.png").stat().st_size > 5_000
+        assert (figs / f"{name}.svg").read_text().lstrip().startswith("<?xml")
+
+
+def test_snakemake_report_zip(demo_run):
+    res = run_snakemake(demo_run, "--report", "report.zip")
+    assert res.returncode == 0, res.stderr[-3000:]
+    names = zipfile.ZipFile(demo_run / "report.zip").namelist()
+    assert any(n.endswith("statistics.tsv") for n in names)
+    assert any(n.endswith("km_demo.png") for n in names)
