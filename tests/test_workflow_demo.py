@@ -104,4 +104,4 @@ def test_public_text_is_escaped_in_report(tmp_path):
     assert "<script>alert(" not in html
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; co" in html
     # the sample title reaches the plotly hover text escaped (inside the figure JSON)
-    assert "&lt;script&gt;alert(&#39;title&#39;)&lt;/script&gt;" in html
+    assert "&lt;script&gt;alert(&#x27;title&#x27;)&lt;\\u002fscript&gt;" in html
