@@ -43,3 +43,29 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     res = run_snakemake(wd)
     assert res.returncode == 0, res.stderr[-4000:]
     return wd
+
+
+def local_cohort_config(tmp: Path, *, n_patients: int = 60, n_genes: int = 800, seed: int = 1,
+                        mutate=None, **entry_overrides) -> str:
+    """Config text with one local cohort written from a small demo cohort.
+
+    ``mutate(cohort)`` may edit the generated tables before they are written (plant HTML in a
+    title, make every patient a responder, ...).
+    """
+    import yaml
+
+    from ferroscope import demo
+    from ferroscope.genesets import AliasTable, read_gmt
+
+    gs = REPO / "resources" / "genesets"
+    cohort = demo.generate(read_gmt(gs / "ferroptosis.gmt", AliasTable.read(gs / "aliases.tsv")),
+                           n_patients=n_patients, n_genes=n_genes, seed=seed)
+    if mutate is not None:
+        mutate(cohort)
+    demo.write(cohort, tmp / "data" / "expr.tsv.gz", tmp / "data" / "clin.tsv")
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    entry = dict(cfg["cohorts"]["demo"], source="local", expression="data/expr.tsv.gz",
+                 clinical_table="data/clin.tsv", **entry_overrides)
+    entry.pop("demo")
+    cfg["cohorts"] = {"local": entry}
+    return yaml.safe_dump(cfg)

@@ -93,3 +93,34 @@ def test_bh_by_hand_per_method():
     # ranks 1..3 of (0.01, 0.03, 0.04): 0.03, 0.04*3/3=0.04 -> monotone: 0.01*3=0.03, 0.04, 0.04
     np.testing.assert_allclose(q[:3], [0.03, 0.04, 0.04])
     assert np.isnan(q[3]) and q[4] == 0.5
+
+
+def dersimonian_laird(eff, se):
+    """Textbook DerSimonian-Laird (1986), tau² truncated at 0."""
+    w = 1 / se**2
+    fixed = np.sum(w * eff) / w.sum()
+    q = np.sum(w * (eff - fixed) ** 2)
+    tau2 = max(0.0, (q - (len(eff) - 1)) / (w.sum() - np.sum(w**2) / w.sum()))
+    wr = 1 / (se**2 + tau2)
+    mean = np.sum(wr * eff) / wr.sum()
+    i2 = max(0.0, (q - (len(eff) - 1)) / q) if q > 0 else 0.0
+    return mean, np.sqrt(1 / wr.sum()), tau2, i2
+
+
+@pytest.mark.parametrize("eff", [[0.40, 0.55, 0.10, 0.80], [0.40, 0.41, 0.42, 0.39]],
+                         ids=["heterogeneous", "homogeneous"])
+def test_meta_analysis_is_dersimonian_laird(eff):
+    from ferroscope.statistics import meta_analyse
+
+    eff = np.array(eff)
+    se = np.array([0.10, 0.12, 0.08, 0.15])
+    t = pd.DataFrame({"cohort": list("abcd"), "method": "m", "set": "S", "endpoint": "os",
+                      "analysis": "cox_hr_per_sd", "status": "ok", "log_hr": eff,
+                      "se_log_hr": se, "n": 100, "estimate": np.exp(eff)})
+    (r,) = meta_analyse(t).to_dict("records")
+    mean, sd, tau2, i2 = dersimonian_laird(eff, se)
+    assert r["log_hr"] == pytest.approx(mean, abs=1e-12)
+    assert r["se_log_hr"] == pytest.approx(sd, abs=1e-12)
+    assert r["tau2"] == pytest.approx(tau2, abs=1e-12) and r["i2"] == pytest.approx(i2)
+    assert r["ci_low"] == pytest.approx(np.exp(mean - 1.959964 * sd))
+    assert r["p"] == pytest.approx(2 * norm.sf(mean / sd))

@@ -47,12 +47,13 @@ def test_demo_report_renders_offline(browser, demo_run, tmp_path_factory):
     page.wait_for_function(
         f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {n_divs}",
         timeout=30000)
-    # every figure rendered: forest x2 methods (OS), AUC x2, KM, box, ROC, heatmap
+    # every figure rendered: forests (OS, AUC) x 2 methods; KM + heatmap x 2 cohorts;
+    # response box + ROC for the cohort with response labels
     rendered = page.evaluate(
         "[...document.querySelectorAll('.plotly-graph-div')]"
         ".filter(d => d.classList.contains('js-plotly-plot') && d.data.length > 0"
         " && d.querySelector('svg.main-svg') !== null).length")
-    assert n_divs == 8 and rendered == n_divs
+    assert n_divs == 10 and rendered == n_divs
     for section in SECTIONS:
         assert page.locator(f"section#{section} h2").count() == 1
     assert not problems, problems

@@ -6,11 +6,10 @@ import re
 
 import pandas as pd
 import pytest
-import yaml
 
 from ferroscope import demo
 
-from .conftest import REPO, make_workdir, run_snakemake
+from .conftest import local_cohort_config, make_workdir, run_snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -20,8 +19,9 @@ def stats(demo_run):
     return pd.read_csv(demo_run / "results" / "statistics.tsv", sep="\t")
 
 
-def row(stats, method, set_name, endpoint):
-    r = stats[(stats.method == method) & (stats.set == set_name) & (stats.endpoint == endpoint)]
+def row(stats, method, set_name, endpoint, cohort="demo"):
+    r = stats[(stats.method == method) & (stats.set == set_name) & (stats.endpoint == endpoint)
+              & (stats.cohort == cohort)]
     assert len(r) == 1
     return r.iloc[0]
 
@@ -32,6 +32,14 @@ def test_planted_nrf2_hazard_ratio_is_recovered(stats, method):
     assert abs(r.estimate - demo.PLANTED_OS_HR) < 0.15
     assert r.ci_low > 1.0
     assert r.q < 0.05
+
+
+@pytest.mark.parametrize("method", ["mean_z", "ssgsea"])
+def test_pooled_estimate_over_both_demo_cohorts(stats, method):
+    r = row(stats, method, demo.NRF2_SET, "os", cohort="pooled")
+    assert r.n_cohorts == 2 and abs(r.estimate - demo.PLANTED_OS_HR) < 0.15 and r.ci_low > 1
+    null = row(stats, method, demo.NULL_SET, "os", cohort="pooled")
+    assert null.p > 0.05 and null.ci_low < 1 < null.ci_high
 
 
 @pytest.mark.parametrize("method", ["mean_z", "ssgsea"])
@@ -83,21 +91,13 @@ def test_no_partial_files_left(demo_run):
 
 def test_public_text_is_escaped_in_report(tmp_path):
     """A local cohort whose metadata carries HTML: shown as text, never as markup."""
-    from ferroscope.genesets import AliasTable, read_gmt
+    def plant(cohort):
+        evaluable = cohort.clinical.index[cohort.clinical["best_response"] != ""][0]
+        cohort.clinical.loc[evaluable, "title"] = "<script>alert('title')</script>"
 
-    gs = REPO / "resources" / "genesets"
-    cohort = demo.generate(read_gmt(gs / "ferroptosis.gmt", AliasTable.read(gs / "aliases.tsv")),
-                           n_patients=60, n_genes=800, seed=1)
-    evaluable = cohort.clinical.index[cohort.clinical["best_response"] != ""][0]
-    cohort.clinical.loc[evaluable, "title"] = "<script>alert('title')</script>"
-    demo.write(cohort, tmp_path / "data" / "expr.tsv.gz", tmp_path / "data" / "clin.tsv")
-    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    local = dict(cfg["cohorts"]["demo"], source="local", expression="data/expr.tsv.gz",
-                 clinical_table="data/clin.tsv",
-                 description="<script>alert('x')</script> & co")
-    local.pop("demo")
-    cfg["cohorts"] = {"local_html": local}
-    wd = make_workdir(tmp_path, yaml.safe_dump(cfg))
+    text = local_cohort_config(tmp_path, mutate=plant,
+                               description="<script>alert('x')</script> & co")
+    wd = make_workdir(tmp_path, text)
     res = run_snakemake(wd)
     assert res.returncode == 0, res.stderr[-3000:]
     html = (wd / "results" / "report.html").read_text()
@@ -105,3 +105,22 @@ def test_public_text_is_escaped_in_report(tmp_path):
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; co" in html
     # the sample title reaches the plotly hover text escaped (inside the figure JSON)
     assert "&lt;script&gt;alert(&#x27;title&#x27;)&lt;\\u002fscript&gt;" in html
+
+
+def test_impossible_tests_are_explained_in_place(tmp_path):
+    """One response class and an unscorable set: the report says why, where the plot would be."""
+    def one_class(cohort):
+        evaluable = cohort.clinical["best_response"] != ""
+        cohort.clinical.loc[evaluable, "best_response"] = "PR"
+
+    wd = make_workdir(tmp_path, local_cohort_config(tmp_path, mutate=one_class))
+    res = run_snakemake(wd)
+    assert res.returncode == 0, res.stderr[-3000:]
+    stats = pd.read_csv(wd / "results" / "statistics.tsv", sep="\t")
+    resp = stats[stats.endpoint == "response"]
+    assert (resp.status == "not tested").all()
+    assert resp.note.str.contains("0 non-responders").all()
+    html = (wd / "results" / "report.html").read_text()
+    assert "No response test was possible" in html
+    assert "Response not tested in local" in html and "0 non-responders" in html
+    assert "Not scored in local" in html and "FERROPTOSIS_DEFENCE_GSH_INDEPENDENT" in html

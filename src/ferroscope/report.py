@@ -22,6 +22,7 @@ from plotly.offline import get_plotlyjs
 
 from . import __version__
 from .response import roc_points
+from .statistics import POOLED
 from .survival import at_risk_table, km_curves, median_followup
 
 COLORS = {"high": "#c0392b", "low": "#2471a3"}
@@ -54,28 +55,39 @@ def _fig_html(fig: go.Figure, div_id: str) -> str:
 
 
 def forest_plot(stats: pd.DataFrame, method: str, analysis: str, div_id: str) -> str | None:
-    """HR per SD (log axis) or AUC per set x cohort, one row each, with 95% CI."""
+    """HR per SD (log axis) or AUC per set x cohort with 95% CI; pooled estimates as diamonds."""
     d = stats[(stats["method"] == method) & (stats["analysis"] == analysis)
               & (stats["status"] == "ok")].copy()
     if d.empty:
         return None
-    d = d.sort_values(["set", "cohort", "endpoint"], ascending=[False, False, False])
-    labels = [_esc(f"{r.set} · {r.cohort}" + (f" · {r.endpoint}" if analysis != "auc" else ""))
-              for r in d.itertuples()]
-    sig = d["q"] < 0.05
+    d["is_pooled"] = d["cohort"] == POOLED
+    d = d.sort_values(["set", "is_pooled", "cohort", "endpoint"],
+                      ascending=[False, True, False, False])
+    labels = []
+    for r in d.itertuples():
+        who = f"pooled ({int(r.n_cohorts)} cohorts)" if r.is_pooled else str(r.cohort)
+        labels.append(_esc(f"{r.set} · {who}" + (f" · {r.endpoint}" if analysis != "auc"
+                                                  else "")))
+    sig = (d["q"] < 0.05).to_numpy()
+    extra = [f"<br>tau² = {r.tau2:.3g}, I² = {100 * r.i2:.0f}%" if r.is_pooled else ""
+             for r in d.itertuples()]
     fig = go.Figure(go.Scatter(
         x=d["estimate"], y=labels, mode="markers",
-        marker={"color": np.where(sig, "#c0392b", "#555555"), "size": 9, "symbol": "square"},
+        marker={"color": np.where(sig, "#c0392b", "#555555"),
+                "size": np.where(d["is_pooled"], 14, 9),
+                "symbol": np.where(d["is_pooled"], "diamond", "square")},
         error_x={"type": "data", "symmetric": False, "array": d["ci_high"] - d["estimate"],
                  "arrayminus": d["estimate"] - d["ci_low"], "color": "#777"},
-        customdata=np.c_[d["ci_low"], d["ci_high"], d["p"], d["q"], d["n"]],
+        customdata=np.c_[d["ci_low"], d["ci_high"], d["p"], d["q"], d["n"], extra],
         hovertemplate=("%{y}<br>estimate %{x:.3f} (95% CI %{customdata[0]:.3f}-"
                        "%{customdata[1]:.3f})<br>p = %{customdata[2]:.3g}, q = "
-                       "%{customdata[3]:.3g}, n = %{customdata[4]}<extra></extra>")))
+                       "%{customdata[3]:.3g}, n = %{customdata[4]}%{customdata[5]}"
+                       "<extra></extra>")))
     ref = 1.0 if analysis != "auc" else 0.5
     fig.add_vline(x=ref, line_dash="dash", line_color="#999")
-    title = ("Hazard ratio per SD of score (95% CI); red: q < 0.05" if analysis != "auc"
-             else "AUC for response (95% DeLong CI); > 0.5: higher in responders; red: q < 0.05")
+    title = ("Hazard ratio per SD of score (95% CI); ◆ random-effects pooled; red: q < 0.05"
+             if analysis != "auc" else
+             "AUC for response (95% DeLong CI); > 0.5: higher in responders; red: q < 0.05")
     fig.update_layout(title=title, height=120 + 26 * len(d), showlegend=False)
     if analysis != "auc":
         fig.update_xaxes(type="log", title="HR per SD")
@@ -265,6 +277,7 @@ def render(stats: pd.DataFrame, cohorts: list[CohortData], config: dict[str, Any
             "notes": d.prepare_notes,
             "not_tested": stats[(stats["cohort"] == d.cohort) & (stats["status"] != "ok")]
             .to_dict("records"),
+            "not_scored": d.coverage[~d.coverage["scored"].astype(bool)].to_dict("records"),
         })
     table = stats.copy()
     env = jinja2.Environment(

@@ -14,6 +14,8 @@ rule demo_cohort:
         mem_mb=2000,
     params:
         demo=lambda wc: cohort_cfg(wc).get("demo", {}),
+        # a new generator version regenerates the cohort (params changes trigger reruns)
+        generator=DEMO_GENERATOR_VERSION,
     script:
         "../scripts/demo_cohort.py"
 
