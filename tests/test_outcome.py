@@ -9,7 +9,7 @@ from scipy.stats import norm
 
 from ferroscope.response import auc_test, delong_auc
 from ferroscope.statistics import add_fdr
-from ferroscope.survival import cox_per_sd, median_followup
+from ferroscope.survival import cox_per_sd, maxstat_logrank, median_followup
 
 
 def simulate(n=2000, hr=1.8, seed=0):
@@ -43,7 +43,11 @@ def test_cox_null_effect():
 def test_cox_degenerate_inputs_are_explained():
     time = pd.Series(np.arange(1.0, 51.0))
     r = cox_per_sd(time, pd.Series(np.zeros(50)), pd.Series(np.arange(50.0)))
-    assert r.status == "not tested" and "0 events" in r.note
+    assert r.status == "not tested" and "no events" in r.note
+    # all censored before the only two events: too few events to test
+    ev = pd.Series(np.r_[np.zeros(48), [1.0, 1.0]])
+    r = cox_per_sd(time, ev, pd.Series(np.arange(50.0)))
+    assert r.status == "not tested" and "2 events (< min_events = 10)" in r.note
     r = cox_per_sd(time, pd.Series(np.ones(50)), pd.Series(np.ones(50)))
     assert r.status == "not tested" and "constant" in r.note
 
@@ -124,3 +128,49 @@ def test_meta_analysis_is_dersimonian_laird(eff):
     assert r["tau2"] == pytest.approx(tau2, abs=1e-12) and r["i2"] == pytest.approx(i2)
     assert r["ci_low"] == pytest.approx(np.exp(mean - 1.959964 * sd))
     assert r["p"] == pytest.approx(2 * norm.sf(mean / sd))
+
+
+def test_maxstat_corrected_p_exceeds_naive_p():
+    time, event, z = simulate(n=300, hr=1.3, seed=11)
+    stat, cut, p = maxstat_logrank(time, event, z)
+    naive = 2 * norm.sf(stat)
+    assert p > naive                      # the search over cut-points costs significance
+    assert z.quantile(0.1) <= cut <= z.quantile(0.9)
+
+
+def test_covariate_adjustment_reports_dropped_patients():
+    time, event, z = simulate(n=400, seed=12)
+    rng = np.random.default_rng(0)
+    cov = pd.DataFrame({"age": rng.normal(60, 10, 400),
+                        "stage": rng.choice(["I", "II", "III"], 400)})
+    cov.loc[:9, "age"] = np.nan
+    r = cox_per_sd(time, event, z, covariates=cov, td_auc=False)
+    assert r.n_adj == 390 and "10 patients with missing covariates dropped" in r.note
+    assert abs(np.log(r.hr_adj) - np.log(r.hr)) < 0.1   # covariates are independent noise
+
+
+def test_time_dependent_auc_has_bootstrap_ci():
+    time, event, z = simulate(n=300, seed=13)
+    r = cox_per_sd(time, event, z, n_boot=50)
+    assert 0.55 < r.td_auc_12 < 0.85
+    assert r.td_auc_12_ci_low < r.td_auc_12 < r.td_auc_12_ci_high
+
+
+def test_interaction_detects_predictive_score():
+    from ferroscope.response import interaction_test
+
+    rng = np.random.default_rng(14)
+    n = 600
+    arm = pd.Series(np.where(rng.random(n) < 0.5, "drug", "placebo"))
+    z = pd.Series(rng.standard_normal(n))
+    logit = -0.5 + np.where(arm == "drug", -1.0 * z, 0.0)   # predictive only under the drug
+    y = pd.Series((rng.random(n) < 1 / (1 + np.exp(-logit))).astype(float))
+    r = auc_test(y[arm == "drug"], z[arm == "drug"])
+    interaction_test(y, z, arm, treated="drug", control="placebo", res=r)
+    assert r.p_interaction < 1e-4 and r.or_treated < 0.6 and 0.7 < r.or_control < 1.4
+
+
+def test_small_groups_skip_km_with_a_reason():
+    time, event, z = simulate(n=16, seed=15)
+    r = cox_per_sd(time, event, z, min_events=3, td_auc=False)
+    assert np.isnan(r.km_logrank_p) and "fewer than 10 patients per group" in r.note

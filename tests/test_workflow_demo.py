@@ -92,7 +92,8 @@ def test_no_partial_files_left(demo_run):
 def test_public_text_is_escaped_in_report(tmp_path):
     """A local cohort whose metadata carries HTML: shown as text, never as markup."""
     def plant(cohort):
-        evaluable = cohort.clinical.index[cohort.clinical["best_response"] != ""][0]
+        c = cohort.clinical
+        evaluable = c.index[(c["best_response"] != "") & (c["treatment"] == "sorafenib")][0]
         cohort.clinical.loc[evaluable, "title"] = "<script>alert('title')</script>"
 
     text = local_cohort_config(tmp_path, mutate=plant,
@@ -124,3 +125,22 @@ def test_impossible_tests_are_explained_in_place(tmp_path):
     assert "No response test was possible" in html
     assert "Response not tested in local" in html and "0 non-responders" in html
     assert "Not scored in local" in html and "FERROPTOSIS_DEFENCE_GSH_INDEPENDENT" in html
+
+
+@pytest.mark.parametrize("method", ["mean_z", "ssgsea"])
+def test_resistance_score_predicts_benefit_not_prognosis(stats, method):
+    """Planted: the resistance factor lowers response under sorafenib only (not placebo)."""
+    r = row(stats, method, demo.RESISTANCE_SET, "response")
+    assert r.p_interaction < 0.001
+    assert r.or_treated < 0.5 and r.or_control > 0.7
+    null = row(stats, method, demo.NULL_SET, "response")
+    assert null.p_interaction > 0.05
+
+
+def test_survival_extras_on_demo(stats):
+    r = row(stats, "mean_z", demo.NRF2_SET, "os")
+    assert r.maxstat_p < 0.001 and r.maxstat_p > r.km_logrank_p / 1e6
+    assert r.n_adj == 300 and abs(r.hr_adj - r.estimate) < 0.15     # stage, age: no effect
+    assert r.td_auc_36_ci_low < r.td_auc_36 < r.td_auc_36_ci_high and r.td_auc_36 > 0.6
+    null = row(stats, "mean_z", demo.NULL_SET, "os")
+    assert null.maxstat_p > 0.05

@@ -31,7 +31,7 @@ from .genesets import GeneSet
 from .io import atomic_path, write_tsv
 
 #: Bump when the generator's output changes, so existing demo cohorts are regenerated.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 PLANTED_OS_HR = 1.6
 PLANTED_AUC = 0.75
 RESPONSE_SHIFT = float(np.sqrt(2) * norm.ppf(PLANTED_AUC))
@@ -65,8 +65,9 @@ def generate(sets: list[GeneSet], *, n_patients: int = 300, n_genes: int = 20000
     factors = pd.DataFrame({"nrf2": rng.standard_normal(n_patients),
                             "resistance": rng.standard_normal(n_patients)}, index=samples)
     arm = np.where(rng.random(n_patients) < 0.55, "sorafenib", "placebo")
-    responder = (arm == "sorafenib") & (rng.random(n_patients) < 0.4)
-    factors.loc[responder, "resistance"] -= RESPONSE_SHIFT
+    responder = rng.random(n_patients) < 0.4
+    treated_responder = (arm == "sorafenib") & responder
+    factors.loc[treated_responder, "resistance"] -= RESPONSE_SHIFT
 
     # Baseline expression: gene means ~ N(7, 2) (log2), gene SDs ~ U(0.3, 1.2).
     mu = rng.normal(7.0, 2.0, size=len(genes))
@@ -95,7 +96,8 @@ def generate(sets: list[GeneSet], *, n_patients: int = 300, n_genes: int = 20000
     dead = event_time <= censor_time
     best = np.where(responder, rng.choice(["CR", "PR"], size=n_patients, p=[0.25, 0.75]),
                     rng.choice(["SD", "PD"], size=n_patients, p=[0.45, 0.55]))
-    best = np.where(arm == "sorafenib", best, "")
+    # Placebo patients get a best response too, unrelated to the resistance factor: the
+    # score x arm interaction then shows the score predicts benefit from the drug.
     clinical = pd.DataFrame({
         "patient": samples,
         "title": [f"synthetic HCC tumour {s}" for s in samples],

@@ -62,7 +62,7 @@ def forest_plot(stats: pd.DataFrame, method: str, analysis: str, div_id: str) ->
         return None
     d["is_pooled"] = d["cohort"] == POOLED
     d = d.sort_values(["set", "is_pooled", "cohort", "endpoint"],
-                      ascending=[False, True, False, False])
+                      ascending=[False, False, False, False])  # pooled row last (bottom)
     labels = []
     for r in d.itertuples():
         who = f"pooled ({int(r.n_cohorts)} cohorts)" if r.is_pooled else str(r.cohort)

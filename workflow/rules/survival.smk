@@ -12,5 +12,7 @@ rule survival:
     params:
         endpoints=config["survival"]["endpoints"],
         min_events=config["survival"]["min_events"],
+        covariates=lambda wc: cohort_cfg(wc)["clinical"].get("covariates", []),
+        n_boot=config["survival"]["n_boot"],
     script:
         "../scripts/survival.py"

@@ -20,6 +20,8 @@ with step_logging(snakemake.log[0], "survival") as log:
         for set_name in scores.columns:
             results[(set_name, endpoint)] = cox_per_sd(
                 clin[f"{endpoint}_time_months"], clin[f"{endpoint}_event"], scores[set_name],
-                min_events=snakemake.params.min_events)
+                min_events=snakemake.params.min_events,
+                covariates=clin[list(snakemake.params.covariates)],
+                n_boot=snakemake.params.n_boot)
     table = survival_rows(results, snakemake.wildcards.cohort, snakemake.wildcards.method)
     write_tsv(table, snakemake.output[0])
