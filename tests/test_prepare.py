@@ -90,3 +90,12 @@ def test_no_shared_sample_ids_is_named():
     from ferroscope.prepare import PrepareNotes
     with pytest.raises(FerroscopeError, match="clinical.sample_id"):
         build_anndata(expr, clin, PrepareNotes(), cohort="x", source="c.tsv", provenance={})
+
+
+def test_numeric_event_codes_match_float_columns():
+    """A 0/1 column with a missing value is read as 0.0/1.0; event_values [1] must still match."""
+    raw = pd.DataFrame({"id": ["a", "b", "c"], "days": [10.0, 20.0, 30.0],
+                        "status": [1.0, 0.0, np.nan], "resp": ["PR", "PD", "SD"]})
+    mapping = dict(MAPPING, os_event={"column": "status", "event_values": [1]})
+    out = standardise_clinical(raw, mapping, source="c.tsv", cohort="x")
+    assert out["os_event"].tolist()[:2] == [1.0, 0.0] and np.isnan(out["os_event"][2])

@@ -114,10 +114,31 @@ def harmonise_expression(raw: pd.DataFrame, aliases: AliasTable, *, scale: str =
     return expr, notes
 
 
+def _matches(series: pd.Series, values: list[Any]) -> pd.Series:
+    """Which entries equal one of ``values``: text case-insensitively, numbers numerically.
+
+    Numeric matching matters for columns read as float because of missing values, where the
+    event code 1 arrives as 1.0.
+    """
+    text = {str(v).strip().lower() for v in values}
+    numbers = {float(v) for v in values if _is_number(v)}
+    hit = series.astype(str).str.strip().str.lower().isin(text)
+    if numbers:
+        hit |= pd.to_numeric(series, errors="coerce").isin(numbers)
+    return hit
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def _event(series: pd.Series, values: list[Any], what: str, source: str) -> pd.Series:
-    wanted = {str(v).strip().lower() for v in values}
     present = series.notna() & (series.astype(str).str.strip() != "")
-    out = series.astype(str).str.strip().str.lower().isin(wanted).astype(float)
+    out = _matches(series, values).astype(float)
     out[~present] = np.nan
     if present.any() and out[present].sum() == 0:
         seen = sorted(series[present].astype(str).unique())[:8]
@@ -159,12 +180,10 @@ def standardise_clinical(raw: pd.DataFrame, mapping: dict[str, Any], *, source: 
         out[f"{ep}_event"] = ev.to_numpy()
     if "response" in mapping:
         r = mapping["response"]
-        col = need(r["column"], "response.column").astype(str).str.strip().str.lower()
-        yes = {str(v).strip().lower() for v in r["responder_values"]}
-        no = {str(v).strip().lower() for v in r["non_responder_values"]}
+        col = need(r["column"], "response.column")
         resp = pd.Series(np.nan, index=col.index)
-        resp[col.isin(yes)] = 1.0
-        resp[col.isin(no)] = 0.0
+        resp[_matches(col, r["responder_values"])] = 1.0
+        resp[_matches(col, r["non_responder_values"])] = 0.0
         out["response"] = resp.to_numpy()
         out["response_arm"] = r.get("arm", "")
     if "sample_title" in mapping:
