@@ -16,6 +16,7 @@ import yaml
 from referencing import Registry, Resource
 
 from .errors import FerroscopeError
+from .prepare import ENDPOINTS
 
 CONFIG_FILE = "config/config.yaml"
 
@@ -135,7 +136,7 @@ def validate_config(config: Mapping[str, Any], *, schema_dir: str | Path,
                                           file=config_file, field=f"cohorts.{cid}.{key}",
                                           fix="correct the path (relative to the workflow folder).")
         clin = cohort["clinical"]
-        for ep in cfg["survival"]["endpoints"]:
+        for ep in ENDPOINTS:
             if (f"{ep}_time" in clin) != (f"{ep}_event" in clin):
                 raise FerroscopeError(f"{ep}_time and {ep}_event must be given together.",
                                       file=config_file, field=f"cohorts.{cid}.clinical",

@@ -9,8 +9,9 @@ Expression handling (documented in the report's methods section):
   percentile exceeds 100 (log2 intensities and log-TPM stay well below that).
 
 The standard clinical table has one row per sample: ``sample_id``, ``os_time_months``,
-``os_event`` (1 = death), optional ``rfs_time_months``/``rfs_event``, ``response`` (1 responder,
-0 non-responder, empty = not evaluable), ``arm`` and the covariates named in config.
+``os_event`` (1 = death), optional ``{rfs,dfs,pfi,dss}_time_months``/``_event``,
+``response`` (1 responder, 0 non-responder, empty = not evaluable), ``arm`` and the covariates
+named in config.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from .io import atomic_path
 
 log = logging.getLogger(__name__)
 
+#: Time-to-event endpoints: overall, recurrence-free, disease-free, progression-free interval,
+#: disease-specific survival. Each maps ``{ep}_time`` + ``{ep}_event`` in a cohort's config.
+ENDPOINTS = ("os", "rfs", "dfs", "pfi", "dss")
 MONTHS_PER = {"days": 1 / 30.4375, "weeks": 7 / 30.4375, "months": 1.0, "years": 12.0}
 LINEAR_P99_THRESHOLD = 100.0
 
@@ -165,7 +169,7 @@ def standardise_clinical(raw: pd.DataFrame, mapping: dict[str, Any], *, source: 
         raise FerroscopeError(f"sample id '{dup}' appears more than once.", file=source,
                               field=mapping["sample_id"], fix="keep one row per sample.")
     out = pd.DataFrame({"sample_id": sid.to_numpy()})
-    for ep in ("os", "rfs"):
+    for ep in ENDPOINTS:
         if f"{ep}_time" not in mapping:
             continue
         tmap, emap = mapping[f"{ep}_time"], mapping[f"{ep}_event"]

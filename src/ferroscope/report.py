@@ -157,8 +157,9 @@ def km_figure(data: CohortData, method: str, stats: pd.DataFrame, div_id: str) -
         row = stats[(stats["cohort"] == data.cohort) & (stats["method"] == method)
                     & (stats["set"] == set_name) & (stats["endpoint"] == "os")]
         p = row["km_logrank_p"].iloc[0] if len(row) and "km_logrank_p" in row else np.nan
+        pm = row["maxstat_p"].iloc[0] if len(row) and "maxstat_p" in row else np.nan
         titles.append(f"{_esc(data.cohort)}: OS by median {_esc(set_name)} ({method}); "
-                      f"log-rank p = {p:.3g}")
+                      f"log-rank p = {p:.3g}; optimised cut-point p (corrected) = {pm:.3g}")
     fig.update_layout(
         title={"text": titles[0] if titles else ""},
         updatemenus=_set_menu([_esc(s) for s in sets], 4, titles), height=500,

@@ -11,7 +11,9 @@ rule response:
         "../envs/ferroscope.yaml"
     params:
         min_per_class=config["response"]["min_per_class"],
-        control_arm=lambda wc: cohort_cfg(wc)["clinical"]["response"].get("control_arm", ""),
+        control_arm=lambda wc: cohort_cfg(wc)["clinical"]["response"].get(
+            "control_arm", ""
+        ),
         covariates=lambda wc: cohort_cfg(wc)["clinical"].get("covariates", []),
     script:
         "../scripts/response.py"
