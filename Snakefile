@@ -24,6 +24,13 @@ include: "workflow/rules/report.smk"
 include: "workflow/rules/figures.smk"
 
 
+# Aggregation steps are light: run them on the submitting host, not as cluster jobs.
+localrules:
+    all,
+    statistics,
+    report,
+
+
 rule all:
     default_target: True
     input:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 import yaml
@@ -87,3 +88,29 @@ def test_snakemake_fails_before_any_job(tmp_path, cfg, edit, needle):
     out = res.stdout + res.stderr
     assert needle in out
     assert "Job stats" not in out and not (wd / "results").exists()
+
+
+def test_resource_override_for_unknown_rule_is_named(cfg):
+    cfg["resources"] = {"scroe": {"mem_mb": 1000}}
+    with pytest.raises(FerroscopeError, match=r"resources"):
+        check(cfg)
+
+
+def test_slurm_profile_dry_run_fans_out_per_cohort_and_method(cfg, tmp_path):
+    """`--profile profiles/slurm -n` lists one score job per cohort x method, with the resources
+    the rules estimate unless config overrides them (no cluster needed for a dry run)."""
+    cfg["resources"] = {"score": {"mem_mb": 12345, "runtime": 77}}
+    wd = make_workdir(tmp_path, yaml.safe_dump(cfg))
+    res = run_snakemake(wd, "--profile", str(REPO / "profiles" / "slurm"), "-n")
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-3000:]
+    jobs = set()
+    for block in out.split("\nrule score:")[1:]:
+        wc = block.split("wildcards: ", 1)[1].splitlines()[0]
+        jobs.add(wc)
+        assert "mem_mb=12345" in block.split("\n\n")[0] and "runtime=77" in block
+    expected = {f"cohort={c}, method={m}" for c in cfg["cohorts"]
+                for m in cfg["scoring"]["methods"]}
+    assert jobs == expected
+    prepare = re.split(r"\n\s*rule prepare:", out)[1].split("\n\n")[0]
+    assert "mem_mb=1500" in prepare  # the estimate (input not yet generated: size 0)

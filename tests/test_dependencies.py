@@ -59,14 +59,15 @@ def _pins_conda(path: Path) -> dict[str, str]:
 
 
 def test_every_imported_module_is_pinned() -> None:
-    sources = sorted((ROOT / "src").rglob("*.py")) + sorted((ROOT / "workflow/scripts").glob("*.py"))
+    sources = [*sorted((ROOT / "src").rglob("*.py")),
+               *sorted((ROOT / "workflow/scripts").glob("*.py"))]
     pins = _pins_pyproject()
     missing = sorted(
         f"{mod} (distribution {DIST.get(mod, mod)})"
         for mod in _imports(sources)
         if DIST.get(mod, mod).lower() not in pins
     )
-    assert not missing, f"imported but not pinned in pyproject.toml [project.dependencies]: {missing}"
+    assert not missing, f"imported but not pinned in pyproject.toml dependencies: {missing}"
 
 
 def test_conda_files_pin_the_same_versions() -> None:

@@ -40,6 +40,33 @@ wildcard_constraints:
     method="|".join(map(re.escape, METHODS)),
 
 
+def resource(rule_name, key, default):
+    """A job resource: config `resources: {rule: {key: value}}` wins over the rule's estimate."""
+    value = config.get("resources", {}).get(rule_name, {}).get(key)
+    return int(value if value is not None else max(1, round(default)))
+
+
+def input_mb(input, name):
+    """Size in MB of one named input (0 while it does not exist yet, e.g. during a dry run)."""
+    path = Path(getattr(input, name))
+    return path.stat().st_size / 1e6 if path.exists() else 0.0
+
+
+def prepare_mem_mb(wildcards, input):
+    # gzip text expands ~4x on parsing; pandas holds the text table and the float matrix
+    return resource("prepare", "mem_mb", 1500 + 15 * input_mb(input, "expression"))
+
+
+def score_mem_mb(wildcards, input):
+    # the h5ad holds the genes x samples matrix; scoring keeps it in float64 plus one chunk of
+    # ranks and sort indices (config scoring.chunk_size samples at a time)
+    return resource("score", "mem_mb", 1500 + 6 * input_mb(input, "h5ad"))
+
+
+def runtime_min(rule_name, base, per_mb, size_mb):
+    return resource(rule_name, "runtime", base + per_mb * size_mb)
+
+
 def cohort_cfg(wildcards):
     return config["cohorts"][wildcards.cohort]
 

@@ -13,6 +13,8 @@ rule figure_forest:
         "logs/figures/forest_{analysis}_{method}.log",
     wildcard_constraints:
         analysis="cox_hr_per_sd|auc",
+    group:
+        "figures"
     conda:
         "../envs/ferroscope.yaml"
     script:
@@ -37,6 +39,8 @@ rule figure_cohort:
         "logs/figures/{kind}_{cohort}.log",
     wildcard_constraints:
         kind="km|roc",
+    group:
+        "figures"
     conda:
         "../envs/ferroscope.yaml"
     params:

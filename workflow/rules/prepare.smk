@@ -8,10 +8,14 @@ rule demo_cohort:
         clinical="resources/cohorts/{cohort}/clinical.tsv",
     log:
         "logs/demo_cohort/{cohort}.log",
+    group:
+        "cohort"
     conda:
         "../envs/ferroscope.yaml"
+    threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=lambda wc: resource("demo_cohort", "mem_mb", 2000),
+        runtime=lambda wc: resource("demo_cohort", "runtime", 15),
     params:
         demo=lambda wc: cohort_cfg(wc).get("demo", {}),
         # a new generator version regenerates the cohort (params changes trigger reruns)
@@ -31,10 +35,16 @@ rule prepare:
         clinical="results/{cohort}/clinical.tsv",
     log:
         "logs/prepare/{cohort}.log",
+    group:
+        "cohort"
     conda:
         "../envs/ferroscope.yaml"
+    threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=prepare_mem_mb,
+        runtime=lambda wc, input: runtime_min(
+            "prepare", 15, 0.5, input_mb(input, "expression")
+        ),
     params:
         cohort=cohort_cfg,
     script:

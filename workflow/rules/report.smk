@@ -36,6 +36,7 @@ rule report:
     conda:
         "../envs/ferroscope.yaml"
     params:
-        config=config,
+        # job resources are not science: changing them must not rebuild the report
+        config={k: v for k, v in config.items() if k != "resources"},
     script:
         "../scripts/report.py"

@@ -7,8 +7,13 @@ rule response:
         "results/{cohort}/response/{method}.tsv",
     log:
         "logs/response/{cohort}_{method}.log",
+    group:
+        "outcome"
     conda:
         "../envs/ferroscope.yaml"
+    resources:
+        mem_mb=lambda wc: resource("response", "mem_mb", 1500),
+        runtime=lambda wc: resource("response", "runtime", 20),
     params:
         min_per_class=config["response"]["min_per_class"],
         control_arm=lambda wc: cohort_cfg(wc)["clinical"]["response"].get(

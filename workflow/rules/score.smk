@@ -13,6 +13,8 @@ rule coverage:
         ),
     log:
         "logs/coverage/{cohort}.log",
+    group:
+        "cohort"
     conda:
         "../envs/ferroscope.yaml"
     params:
@@ -35,8 +37,10 @@ rule score:
         "logs/score/{cohort}_{method}.log",
     conda:
         "../envs/ferroscope.yaml"
+    threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=score_mem_mb,
+        runtime=lambda wc, input: runtime_min("score", 15, 0.2, input_mb(input, "h5ad")),
     params:
         options=lambda wc: config["scoring"].get(wc.method, {}),
         chunk_size=config["scoring"]["chunk_size"],

@@ -7,8 +7,13 @@ rule survival:
         "results/{cohort}/survival/{method}.tsv",
     log:
         "logs/survival/{cohort}_{method}.log",
+    group:
+        "outcome"
     conda:
         "../envs/ferroscope.yaml"
+    resources:
+        mem_mb=lambda wc: resource("survival", "mem_mb", 1500),
+        runtime=lambda wc: resource("survival", "runtime", 20),
     params:
         endpoints=config["survival"]["endpoints"],
         min_events=config["survival"]["min_events"],
