@@ -14,6 +14,7 @@ if [ -e /etc/slurm/slurm.conf ] && ! grep -q "ferroscope test cluster" /etc/slur
   echo "start.sh: /etc/slurm/slurm.conf exists and is not ours; refusing to overwrite" >&2
   exit 3
 fi
+mkdir -p /etc/slurm
 cat > /etc/slurm/slurm.conf <<CONF
 # ferroscope test cluster: one node, no accounting (written by tests/slurm/start.sh)
 ClusterName=ferroscope
