@@ -45,3 +45,84 @@ def test_ssgsea_matches_r_gsva(tmp_path, ties):
         got = score_sets(expr, sets, "ssgsea", params={"alpha": 0.25, "normalize": norm})
         np.testing.assert_allclose(got[want.columns].to_numpy(), want.to_numpy(), rtol=0,
                                    atol=1e-8)
+
+
+R_METHODS = """
+suppressMessages(library(GSVA))
+for (kind in readLines("kinds.txt")) {
+  x <- as.matrix(read.delim(file.path(kind, "expr.tsv"), row.names = 1, check.names = FALSE))
+  l <- strsplit(readLines(file.path(kind, "sets.txt")), "\\t")
+  gs <- lapply(l, function(v) v[-1]); names(gs) <- sapply(l, `[`, 1)
+  kcdf <- if (kind == "counts") "Poisson" else "Gaussian"
+  run <- function(name, ...) {
+    es <- suppressWarnings(gsva(x, gs, min.sz = 1, verbose = FALSE, ...))
+    write.table(es, file.path(kind, name), sep = "\\t", quote = FALSE)
+  }
+  run("gsva_maxdiff.tsv", method = "gsva", kcdf = kcdf, mx.diff = TRUE)
+  run("gsva_maxdev.tsv", method = "gsva", kcdf = kcdf, mx.diff = FALSE)
+  run("gsva_absrank.tsv", method = "gsva", kcdf = kcdf, mx.diff = TRUE, abs.ranking = TRUE)
+  if (kcdf == "Gaussian") {
+    run("zscore.tsv", method = "zscore")
+    run("plage.tsv", method = "plage")
+  }
+}
+"""
+KINDS = ["continuous", "tied", "counts"]
+
+
+def _matrix(kind: str, rng: np.random.Generator) -> np.ndarray:
+    if kind == "counts":
+        mu = rng.gamma(2.0, 15.0, size=(300, 1))
+        return rng.poisson(mu, size=(300, 30)).astype(float)
+    x = rng.normal(7, 2, size=(300, 30))
+    if kind == "tied":
+        x = np.round(x, 0)
+        x[7] = 4.0  # a constant gene: R drops it for gsva/zscore/plage, so must we
+    return x
+
+
+@pytest.fixture(scope="module")
+def r_scores(tmp_path_factory):
+    """Three matrices (continuous, tied with a constant gene, counts) scored by R in one run."""
+    root = tmp_path_factory.mktemp("gsva_ref")
+    cases = {}
+    for seed, kind in enumerate(KINDS, start=21):
+        x = _matrix(kind, np.random.default_rng(seed))
+        genes = [f"G{i}" for i in range(x.shape[0])]
+        expr = pd.DataFrame(x, index=genes, columns=[f"S{j}" for j in range(x.shape[1])])
+        sets = [GeneSet("small", tuple(genes[:6])), GeneSet("mid", tuple(genes[40:90])),
+                GeneSet("large", tuple(genes[1::3]))]
+        (root / kind).mkdir()
+        expr.to_csv(root / kind / "expr.tsv", sep="\t")
+        (root / kind / "sets.txt").write_text(
+            "\n".join("\t".join([s.name, *s.genes]) for s in sets) + "\n")
+        cases[kind] = (expr, sets)
+    (root / "kinds.txt").write_text("\n".join(KINDS) + "\n")
+    run_r(R_METHODS, root, "GSVA")
+    return root, cases
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_gsva_zscore_plage_match_r(r_scores, kind):
+    root, cases = r_scores
+    expr, sets = cases[kind]
+    kcdf = "Poisson" if kind == "counts" else "Gaussian"
+
+    def want(name):
+        return pd.read_csv(root / kind / name, sep="\t", index_col=0).T
+
+    for name, opts in (("gsva_maxdiff", {"mx_diff": True}), ("gsva_maxdev", {"mx_diff": False}),
+                       ("gsva_absrank", {"mx_diff": True, "abs_ranking": True})):
+        w = want(f"{name}.tsv")
+        got = score_sets(expr, sets, "gsva", params={"kcdf": kcdf, **opts})
+        diff = np.abs(got[w.columns].to_numpy() - w.to_numpy()).max()
+        # the acceptance bound is 1e-6; the arithmetic is R's, so agreement is far closer
+        assert diff < 1e-10, f"{name}: max |ferroscope - R| = {diff:.3g}"
+    if kcdf == "Gaussian":
+        w = want("zscore.tsv")
+        got = score_sets(expr, sets, "zscore")
+        np.testing.assert_allclose(got[w.columns].to_numpy(), w.to_numpy(), rtol=0, atol=1e-10)
+        w = want("plage.tsv")
+        got = score_sets(expr, sets, "plage")[w.columns].to_numpy()
+        sign = np.sign((got * w.to_numpy()).sum(axis=0))  # singular vectors: sign is arbitrary
+        np.testing.assert_allclose(got * sign, w.to_numpy(), rtol=0, atol=1e-10)

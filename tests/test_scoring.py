@@ -97,3 +97,99 @@ def test_duplicated_gene_is_named():
 def test_constant_genes_are_found():
     expr = pd.DataFrame([[1.0, 1.0], [2.0, 3.0]], index=["FLAT", "VAR"], columns=["a", "b"])
     assert constant_genes(expr) == ["FLAT"]
+
+
+def test_sample_with_all_equal_values_is_named():
+    expr = pd.DataFrame([[1.0, 5.0, 2.0], [2.0, 5.0, 3.0], [4.0, 5.0, 1.0]],
+                        index=["A", "B", "C"], columns=["ok1", "FLAT_SAMPLE", "ok2"])
+    with pytest.raises(FerroscopeError, match="'FLAT_SAMPLE' has the same value"):
+        check_matrix(expr, "x.h5ad")
+
+
+def test_singscore_hand_worked():
+    # 6 genes, one sample: values 10,20,30,40,50,60 -> ranks 1..6. Set {5th, 6th} (k = 2):
+    # mean rank 5.5; lowest possible mean (k+1)/2 = 1.5; highest (2N-k+1)/2 = 5.5 -> 1 - 0.5.
+    x = np.array([[10.0], [20.0], [30.0], [40.0], [50.0], [60.0]])
+    s = METHODS["singscore"].func(x, [np.array([4, 5]), np.array([0, 1]), np.array([0, 5])])
+    np.testing.assert_allclose(s[:, 0], [0.5, -0.5, 0.0])
+    # ties take the minimum rank: values 1,1,1,2 -> ranks 1,1,1,4; set {gene 0}: k = 1,
+    # bounds 1 and 4 -> (1 - 1)/(4 - 1) - 0.5
+    t = METHODS["singscore"].func(np.array([[1.0], [1.0], [1.0], [2.0]]), [np.array([0])])
+    assert t[0, 0] == pytest.approx(-0.5)
+
+
+def test_singscore_is_single_sample():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(300, 12))
+    sets = [np.arange(15), np.arange(100, 160)]
+    whole = METHODS["singscore"].func(x, sets)
+    alone = np.hstack([METHODS["singscore"].func(x[:, [j]], sets) for j in range(12)])
+    np.testing.assert_array_equal(whole, alone)
+
+
+def test_combined_zscore_hand_worked():
+    # gene A: z = -1, 0, 1; gene B: 10, 10, 40 -> z = (-10, -10, 20) / sqrt(300)
+    x = np.array([[1.0, 2.0, 3.0], [10.0, 10.0, 40.0], [5.0, 6.0, 9.0]])
+    out = METHODS["zscore"].func(x, [np.array([0, 1])])
+    zb = np.array([-10.0, -10.0, 20.0]) / np.sqrt(300)
+    np.testing.assert_allclose(out[0], (np.array([-1.0, 0.0, 1.0]) + zb) / np.sqrt(2))
+
+
+def test_plage_is_oriented_with_the_set_and_unit_norm():
+    rng = np.random.default_rng(8)
+    latent = rng.normal(size=40)
+    x = rng.normal(size=(200, 40))
+    x[:12] += 2.0 * latent  # a co-expressed module
+    s = METHODS["plage"].func(x, [np.arange(12)])[0]
+    assert np.linalg.norm(s) == pytest.approx(1.0)
+    assert np.corrcoef(s, latent)[0, 1] > 0.95
+    # flipping every gene flips the score direction with them (sign follows the set mean)
+    s_neg = METHODS["plage"].func(-x, [np.arange(12)])[0]
+    np.testing.assert_allclose(s_neg, -s, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["gsva", "zscore", "plage"])
+def test_constant_gene_is_dropped_from_its_set(method):
+    """As R's .filterFeatures: a constant row is removed before scoring (set and universe)."""
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(50, 15))
+    with_flat = np.insert(x, 3, 7.0, axis=0)
+    a = METHODS[method].func(with_flat, [np.array([0, 1, 2, 3, 4, 5])])
+    b = METHODS[method].func(x, [np.array([0, 1, 2, 3, 4])])
+    np.testing.assert_allclose(a, b, atol=1e-12)
+
+
+def test_gsva_detects_planted_up_regulation():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(400, 30))
+    x[:25, :15] += 1.5
+    s = METHODS["gsva"].func(x, [np.arange(25), np.arange(200, 225)])
+    assert s[0, :15].min() > s[0, 15:].max()
+    assert abs(s[1].mean()) < 0.2
+
+
+def test_gsva_pair_kernel_equals_naive_r_loop():
+    """The windowed, pair-once kernel equals R's row_d loop transcribed literally."""
+    from ferroscope.scoring.gsva import _TABLE, gene_statistics
+
+    rng = np.random.default_rng(6)
+    x = np.vstack([rng.normal(size=(3, 40)), np.round(rng.normal(size=(2, 40)), 1),
+                   np.r_[rng.normal(size=38), 50.0, -40.0][None, :]])  # ties, far outliers
+    want = np.empty_like(x)
+    for g, row in enumerate(x):
+        bw = row.std(ddof=1) / 4.0
+        for j in range(40):
+            tail = 0.0
+            for i in range(40):
+                v = (row[j] - row[i]) / bw
+                if v < -10:
+                    cdf = 0.0
+                elif v > 10:
+                    cdf = 1.0
+                else:
+                    c = _TABLE[int(abs(v) / 10.0 * 10000.0)]
+                    cdf = 1.0 - c if v < 0 else c
+                tail += cdf
+            tail /= 40
+            want[g, j] = -1.0 * np.log((1.0 - tail) / tail)
+    np.testing.assert_allclose(gene_statistics(x), want, rtol=0, atol=1e-12)

@@ -1,0 +1,44 @@
+"""Peer implementations reachable as scoring back-ends, for comparison runs and benchmarks.
+
+``scanpy_score_genes``: ``scanpy.tl.score_genes`` (Satija 2015 / Tirosh 2016: mean of the set
+minus the mean of expression-matched control genes; random controls, ``random_state = 0``).
+``gseapy_ssgsea``: ``gseapy.ssgsea`` (unnormalised ES, ``sample_norm_method = "rank"``).
+Both are slower than the native methods and are not meant for production runs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def _names(n: int) -> list[str]:
+    return [f"g{i}" for i in range(n)]
+
+
+def scanpy_score_genes(x: np.ndarray, sets: list[np.ndarray], **_: object) -> np.ndarray:
+    import anndata as ad
+    import scanpy as sc
+
+    genes = _names(x.shape[0])
+    adata = ad.AnnData(np.ascontiguousarray(x.T, dtype=np.float64))
+    adata.var_names = genes
+    out = np.empty((len(sets), x.shape[1]))
+    for i, idx in enumerate(sets):
+        sc.tl.score_genes(adata, [genes[g] for g in idx], score_name="s", random_state=0)
+        out[i] = adata.obs["s"].to_numpy()
+    return out
+
+
+def gseapy_ssgsea(x: np.ndarray, sets: list[np.ndarray], *, threads: int = 1,
+                  **_: object) -> np.ndarray:
+    import gseapy
+
+    genes = _names(x.shape[0])
+    df = pd.DataFrame(x, index=genes, columns=[f"s{j}" for j in range(x.shape[1])])
+    gmt = {f"set{i}": [genes[g] for g in idx] for i, idx in enumerate(sets)}
+    res = gseapy.ssgsea(data=df, gene_sets=gmt, outdir=None, sample_norm_method="rank",
+                        min_size=1, max_size=100000, threads=threads, no_plot=True,
+                        verbose=False)
+    es = res.res2d.pivot(index="Term", columns="Name", values="ES").astype(float)
+    return es.loc[list(gmt), df.columns].to_numpy()

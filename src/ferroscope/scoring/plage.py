@@ -1,0 +1,37 @@
+r"""Pathway level analysis of gene expression (PLAGE; Tomfohr J, Lu J, Kepler TB (2005) BMC
+Bioinformatics 6:225), as in R GSVA 1.46 (``method = "plage"``).
+
+Genes are z-scored across samples (ddof = 1); for a set, :math:`Z_S` (:math:`k` genes x
+:math:`n` samples) is decomposed :math:`Z_S = U \Sigma V^T` and the score of sample :math:`j` is
+the first right singular vector :math:`V_{j1}` (unit norm over the samples: scores are
+relative to the cohort).
+
+The sign of a singular vector is arbitrary (R's LAPACK and numpy may differ). ferroscope fixes
+it so that the score correlates positively with the set's mean z-score, so that "high score"
+means "set genes high" and hazard ratios have a stable direction. R's values therefore agree up
+to sign.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .gsva import drop_constant
+from .zscore import standardise
+
+
+def score(x: np.ndarray, sets: list[np.ndarray], **_: object) -> np.ndarray:
+    """PLAGE scores, shape (len(sets), samples)."""
+    x, sets = drop_constant(np.asarray(x, dtype=np.float64), sets)
+    z = standardise(x)
+    out = np.full((len(sets), x.shape[1]), np.nan)
+    for i, idx in enumerate(sets):
+        if len(idx) == 0:
+            continue
+        zs = z[idx]
+        _, _, vt = np.linalg.svd(zs, full_matrices=False)
+        v = vt[0]
+        if np.dot(v, zs.mean(axis=0)) < 0:
+            v = -v
+        out[i] = v
+    return out
