@@ -45,6 +45,8 @@ import numba
 import numpy as np
 from scipy.special import ndtr, pdtr
 
+from ._sets import SetIndex
+
 log = logging.getLogger(__name__)
 
 #: R's precomputed_cdf: pnorm(10 * i / 10000) for i = 0..10000.
@@ -159,42 +161,80 @@ def gene_statistics(x: np.ndarray, kcdf: str = "Gaussian") -> np.ndarray:
         return -1.0 * np.log((1.0 - left) / left)
 
 
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _walk(rt: np.ndarray, flat: np.ndarray, offsets: np.ndarray, tau: float, mode: int
+          ) -> np.ndarray:
+    """Walk statistics for every set and sample; rt is samples x genes (the r statistic).
+
+    mode 0: E+ + E- (mx_diff), 1: E+ - E- (mx_diff with abs_ranking), 2: max deviation.
+    """
+    n_samples, n_genes = rt.shape
+    n_sets = offsets.shape[0] - 1
+    out = np.empty((n_sets, n_samples))
+    for j in numba.prange(n_samples):
+        col = rt[j]
+        order = np.argsort(-col)
+        a = 0
+        while a < n_genes:  # R's order(decreasing = TRUE) keeps ties in input order
+            b = a
+            while b + 1 < n_genes and col[order[b + 1]] == col[order[a]]:
+                b += 1
+            if b > a:
+                order[a:b + 1] = np.sort(order[a:b + 1])
+            a = b + 1
+        pos = np.empty(n_genes, dtype=np.int64)
+        for q in range(n_genes):
+            pos[order[q]] = q + 1
+        for s in range(n_sets):
+            lo, hi = offsets[s], offsets[s + 1]
+            k = hi - lo
+            p = np.empty(k)
+            for m in range(k):
+                p[m] = pos[flat[lo + m]]
+            p.sort()
+            total = 0.0
+            w = np.empty(k)
+            for m in range(k):
+                w[m] = abs(n_genes / 2.0 - p[m] + 1.0)
+                if tau != 1.0:
+                    w[m] = w[m] ** tau
+                total += w[m]
+            if total <= 0.0 or k == n_genes:
+                out[s, j] = np.nan
+                continue
+            dec = 1.0 / (n_genes - k)
+            cum = 0.0
+            e_pos = 0.0
+            e_neg = 0.0
+            for m in range(k):
+                out_steps = (p[m] - (m + 1)) * dec
+                before = cum / total - out_steps   # just before the set gene
+                cum += w[m]
+                after = cum / total - out_steps    # just after it
+                if after > e_pos:
+                    e_pos = after
+                if before < e_neg:
+                    e_neg = before
+            if mode == 0:
+                out[s, j] = e_pos + e_neg
+            elif mode == 1:
+                out[s, j] = e_pos - e_neg
+            else:
+                out[s, j] = e_pos if e_pos > abs(e_neg) else e_neg
+    return out
+
+
 def walk_scores(r: np.ndarray, sets: list[np.ndarray], *, tau: float = 1.0,
                 mx_diff: bool = True, abs_ranking: bool = False,
                 chunk_size: int = 1000) -> np.ndarray:
-    """Steps 2-3 from the gene statistics r; returns (sets x samples)."""
-    n_genes, n = r.shape
-    out = np.full((len(sets), n), np.nan)
-    for start in range(0, n, chunk_size):
-        stop = min(start + chunk_size, n)
-        order = np.argsort(-r[:, start:stop], axis=0, kind="stable")
-        pos = np.empty_like(order)
-        cols = np.arange(stop - start)
-        pos[order, cols[None, :]] = np.arange(1, n_genes + 1)[:, None]
-        for s, idx in enumerate(sets):
-            k = len(idx)
-            if k == 0 or k == n_genes:
-                continue
-            p = np.sort(pos[idx], axis=0).astype(np.float64)   # k x chunk, ascending
-            w = np.abs(n_genes / 2.0 - p + 1.0)
-            if tau != 1:
-                w = w ** tau
-            total = w.sum(axis=0)
-            ok = total > 0
-            cum = np.cumsum(w, axis=0) / np.where(ok, total, 1.0)
-            out_steps = (p - np.arange(1, k + 1)[:, None]) / (n_genes - k)
-            after = cum - out_steps                      # just after each set gene
-            before = cum - w / np.where(ok, total, 1.0) - out_steps  # just before it
-            pos_ext = np.maximum(after.max(axis=0), 0.0)
-            neg_ext = np.minimum(before.min(axis=0), 0.0)
-            if abs_ranking and mx_diff:
-                es = pos_ext - neg_ext
-            elif mx_diff:
-                es = pos_ext + neg_ext
-            else:
-                es = np.where(pos_ext > np.abs(neg_ext), pos_ext, neg_ext)
-            out[s, start:stop] = np.where(ok, es, np.nan)
-    return out
+    """Steps 2-3 from the gene statistics r (genes x samples); returns (sets x samples)."""
+    index = SetIndex.of(sets)
+    mode = (1 if abs_ranking else 0) if mx_diff else 2
+    parts = []
+    for start in range(0, r.shape[1], chunk_size):
+        rt = np.ascontiguousarray(r[:, start:start + chunk_size].T)
+        parts.append(_walk(rt, index.flat, index.offsets, float(tau), mode))
+    return np.concatenate(parts, axis=1)
 
 
 def drop_constant(x: np.ndarray, sets: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:

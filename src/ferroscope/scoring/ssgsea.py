@@ -23,42 +23,66 @@ sums to the closed form used here (no walk is materialised):
 With ``normalize = True`` (GSVA's default) every score is divided by the range
 :math:`\max ES - \min ES` over all sets and samples of the run.
 
-Ranks and positions are computed once per chunk of samples and shared by all sets, so the cost
-is one sort per sample plus :math:`O(\sum_S |S|)` per sample.
+Ranks and positions are computed once per sample and shared by all sets, so the cost is one sort
+per sample plus :math:`O(\sum_S |S|)`; samples run in parallel (numba), in chunks of
+``scoring.chunk_size`` to bound memory.
 """
 
 from __future__ import annotations
 
+import numba
 import numpy as np
-from scipy.stats import rankdata
+
+from ._sets import SetIndex
 
 
-def _positions(ranks: np.ndarray) -> np.ndarray:
-    """1-based position of each gene when ordered by decreasing rank, ties in original order."""
-    order = np.argsort(-ranks, axis=0, kind="stable")
-    pos = np.empty_like(order)
-    cols = np.arange(ranks.shape[1])
-    pos[order, cols[None, :]] = np.arange(1, ranks.shape[0] + 1)[:, None]
-    return pos
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _es(xt: np.ndarray, flat: np.ndarray, offsets: np.ndarray, alpha: float) -> np.ndarray:
+    """ES for every set (rows) and sample (columns); xt is samples x genes."""
+    n_samples, n_genes = xt.shape
+    n_sets = offsets.shape[0] - 1
+    out = np.empty((n_sets, n_samples))
+    total_tail = n_genes * (n_genes + 1) / 2.0
+    for j in numba.prange(n_samples):
+        col = xt[j]
+        order = np.argsort(col)  # any order within ties: fixed below
+        weight = np.empty(n_genes)
+        tail = np.empty(n_genes)
+        a = 0
+        while a < n_genes:
+            b = a
+            while b + 1 < n_genes and col[order[b + 1]] == col[order[a]]:
+                b += 1
+            if b > a:  # ties: R keeps them in input order, so sort the group by gene index
+                order[a:b + 1] = np.sort(order[a:b + 1])
+            rank = np.floor((a + b) / 2.0 + 1.0)  # as.integer(rank(x)), average ties
+            w = rank ** alpha
+            for q in range(a, b + 1):
+                g = order[q]
+                weight[g] = w
+                # 1-based position in decreasing order, ties in input order: N - b + (q - a)
+                tail[g] = n_genes + 1 - (n_genes - b + (q - a))
+            a = b + 1
+        for s in range(n_sets):
+            lo, hi = offsets[s], offsets[s + 1]
+            sw = 0.0
+            swt = 0.0
+            st = 0.0
+            for m in range(lo, hi):
+                g = flat[m]
+                sw += weight[g]
+                swt += weight[g] * tail[g]
+                st += tail[g]
+            out[s, j] = swt / sw - (total_tail - st) / (n_genes - (hi - lo))
+    return out
 
 
 def score(x: np.ndarray, sets: list[np.ndarray], *, alpha: float = 0.25,
           **_: object) -> np.ndarray:
     """Unnormalised ssGSEA enrichment scores, shape (len(sets), samples)."""
-    n_genes = x.shape[0]
-    ranks = np.floor(rankdata(x, axis=0, method="average"))
-    pos = _positions(ranks)
-    weights = ranks ** alpha
-    tail = (n_genes + 1 - pos).astype(np.float64)  # N + 1 - p_g
-    total_tail = n_genes * (n_genes + 1) / 2.0
-    out = np.empty((len(sets), x.shape[1]))
-    for i, idx in enumerate(sets):
-        w = weights[idx]
-        t = tail[idx]
-        inside = (w * t).sum(axis=0) / w.sum(axis=0)
-        outside = (total_tail - t.sum(axis=0)) / (n_genes - len(idx))
-        out[i] = inside - outside
-    return out
+    index = SetIndex.of(sets)
+    xt = np.ascontiguousarray(np.asarray(x, dtype=np.float64).T)
+    return _es(xt, index.flat, index.offsets, float(alpha))
 
 
 def normalise(es: np.ndarray, params: dict) -> np.ndarray:
