@@ -1,6 +1,7 @@
 # ferroscope: ferroptosis-defence and drug-resistance scores versus outcome in HCC cohorts.
 #
 # Stages (one file each under workflow/rules):
+#   fetch.smk     downloads of public cohorts (GEO) and their assembly into expression + clinical
 #   prepare.smk   demo cohort generation; raw expression + clinical -> results/{cohort}/prepared.h5ad
 #   score.smk     gene coverage and scores per cohort x method
 #   survival.smk  Cox HR per SD, KM median split per cohort x method
@@ -16,6 +17,7 @@ configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/fetch.smk"
 include: "workflow/rules/prepare.smk"
 include: "workflow/rules/score.smk"
 include: "workflow/rules/survival.smk"
@@ -24,9 +26,11 @@ include: "workflow/rules/report.smk"
 include: "workflow/rules/figures.smk"
 
 
-# Aggregation steps are light: run them on the submitting host, not as cluster jobs.
+# Aggregation steps are light, and compute nodes often have no internet: run these on the
+# submitting host, not as cluster jobs.
 localrules:
     all,
+    fetch,
     statistics,
     report,
 

@@ -135,6 +135,18 @@ def validate_config(config: Mapping[str, Any], *, schema_dir: str | Path,
                     raise FerroscopeError(f"file '{cohort[key]}' does not exist.",
                                           file=config_file, field=f"cohorts.{cid}.{key}",
                                           fix="correct the path (relative to the workflow folder).")
+        if cohort["source"] == "geo":
+            for key in ("accession", "platform", "probe_table"):
+                if not cohort.get(key):
+                    raise FerroscopeError("a GEO cohort needs this key.", file=config_file,
+                                          field=f"cohorts.{cid}.{key}",
+                                          fix="see README 'Public cohorts' for an example.")
+            pt = cohort["probe_table"]
+            if ("file" in pt) == ("url" in pt):
+                raise FerroscopeError("give exactly one of file and url.", file=config_file,
+                                      field=f"cohorts.{cid}.probe_table",
+                                      fix="file: a name under GEO's platform annot folder, or "
+                                          "url: a full URL.")
         clin = cohort["clinical"]
         for ep in ENDPOINTS:
             if (f"{ep}_time" in clin) != (f"{ep}_event" in clin):

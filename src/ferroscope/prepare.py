@@ -178,6 +178,15 @@ def standardise_clinical(raw: pd.DataFrame, mapping: dict[str, Any], *, source: 
             bad = sid[(t < 0).to_numpy()].iloc[0]
             raise FerroscopeError(f"negative survival time for sample '{bad}'.", file=source,
                                   field=tmap["column"], fix="correct or remove that row.")
+        if t.notna().sum() == 0:
+            name = {"os": "overall survival"}.get(ep, ep.upper())
+            raise FerroscopeError(
+                f"no sample has {name} time: column '{tmap['column']}' is empty for all "
+                f"{len(t)} samples (after the sample selection).", file=source,
+                field=tmap["column"],
+                fix=f"check the column named by cohorts.{cohort}.clinical.{ep}_time, the "
+                    "sample selection (survival is often given on tumour rows only) and the "
+                    "join of the supplementary table.")
         out[f"{ep}_time_months"] = (t * MONTHS_PER[tmap["unit"]]).to_numpy()
         ev = _event(need(emap["column"], f"{ep}_event.column"), emap["event_values"],
                     f"{ep} event", source)

@@ -67,6 +67,42 @@ def runtime_min(rule_name, base, per_mb, size_mb):
     return resource(rule_name, "runtime", base + per_mb * size_mb)
 
 
+def cohorts_of(source):
+    """Wildcard pattern matching the cohorts of one source (never matches when there are none)."""
+    ids = [c for c, v in config["cohorts"].items() if v["source"] == source]
+    return "|".join(map(re.escape, ids)) if ids else "(?!)"
+
+
+def downloads(cohort):
+    """file name -> URL of every download of a public cohort."""
+    from ferroscope.sources import geo
+
+    c = config["cohorts"][cohort]
+    base = config["mirrors"]["geo"]
+    gse = c["accession"]
+    gpl = c["platform"] if c.get("multi_platform") else None
+    urls = {}
+    matrix = geo.series_matrix_url(base, gse, gpl)
+    urls[matrix.rsplit("/", 1)[1]] = matrix
+    pt = c["probe_table"]
+    annot_dir = geo.platform_annot_url(base, c["platform"]).rsplit("/", 1)[0]
+    table = pt.get("url") or f"{annot_dir}/{pt['file']}"
+    urls[table.rsplit("/", 1)[1]] = table
+    sup = c.get("clinical_supplement")
+    if sup:
+        urls[sup["file"]] = geo.supplement_url(base, gse, sup["file"])
+    return urls
+
+
+def geo_inputs(cohort):
+    names = list(downloads(cohort))
+    folder = f"resources/cohorts/{cohort}/download"
+    out = {"matrix": f"{folder}/{names[0]}", "probe_table": f"{folder}/{names[1]}"}
+    if len(names) > 2:
+        out["supplement"] = f"{folder}/{names[2]}"
+    return out
+
+
 def cohort_cfg(wildcards):
     return config["cohorts"][wildcards.cohort]
 

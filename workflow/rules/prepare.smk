@@ -8,6 +8,8 @@ rule demo_cohort:
         clinical="resources/cohorts/{cohort}/clinical.tsv",
     log:
         "logs/demo_cohort/{cohort}.log",
+    wildcard_constraints:
+        cohort=cohorts_of("demo"),
     group:
         "cohort"
     conda:

@@ -1,0 +1,218 @@
+"""GEO and TCGA sources on real public files from ../shared, and the GEO cohort through the
+workflow against a loopback mirror laid out like ftp.ncbi.nlm.nih.gov/geo."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from ferroscope.errors import FerroscopeError
+from ferroscope.prepare import standardise_clinical
+from ferroscope.sources import geo, tcga
+
+from .conftest import REPO, make_workdir, run_snakemake, shared_path
+from .mirror import Mirror
+
+TUMOUR = {"characteristic": "Tissue", "values": ["Liver Tumor Tissue"]}
+
+
+@pytest.fixture(scope="module")
+def gpl571():
+    return geo.read_series_matrix(
+        shared_path("cohorts", "GSE14520", "GSE14520-GPL571_series_matrix.txt.gz"))
+
+
+@pytest.fixture(scope="module")
+def supplement():
+    return pd.read_csv(shared_path("cohorts", "GSE14520", "GSE14520_clinical_full.csv"))
+
+
+def test_urls_follow_geo_layout():
+    base = "https://ftp.ncbi.nlm.nih.gov/geo"
+    assert geo.series_matrix_url(base, "GSE14520", "GPL571") == (
+        f"{base}/series/GSE14nnn/GSE14520/matrix/GSE14520-GPL571_series_matrix.txt.gz")
+    assert geo.series_matrix_url(base, "GSE123") == (
+        f"{base}/series/GSEnnn/GSE123/matrix/GSE123_series_matrix.txt.gz")
+    assert geo.platform_annot_url(base, "GPL3921") == (
+        f"{base}/platforms/GPL3nnn/GPL3921/annot/GPL3921.annot.gz")
+    assert geo.supplement_url(base, "GSE76427", "x.txt.gz").endswith(
+        "/series/GSE76nnn/GSE76427/suppl/x.txt.gz")
+
+
+def test_series_matrix_parses_both_platform_lines_and_characteristics(gpl571):
+    assert gpl571.expression.shape == (22268, 43)
+    assert gpl571.platforms == ["GPL571", "GPL3921"]  # a multi-platform series
+    assert {"tissue", "disease state", "individual"} <= set(gpl571.samples.columns)
+    assert gpl571.expression.index[0] == "1007_s_at"
+
+
+def test_tumours_join_survival_on_gsm(gpl571, supplement):
+    gsm = geo.select_samples(gpl571, TUMOUR, "matrix")
+    assert len(gsm) == 22
+    clin = geo.clinical_table(gpl571, gsm, supplement, "Affy_GSM", "supplement")
+    assert (clin["geo_accession"] == clin["Affy_GSM"]).all()
+    std = standardise_clinical(clin, {"sample_id": "geo_accession",
+                                      "os_time": {"column": "Survival.months", "unit": "months"},
+                                      "os_event": {"column": "Survival.status",
+                                                   "event_values": [1]}},
+                               source="supplement", cohort="GSE14520")
+    has_os = std.dropna(subset=["os_time_months"])
+    assert len(has_os) == 21 and int(has_os["os_event"].sum()) == 11
+
+
+def test_probes_map_to_symbols_dropping_multi_gene_probes(gpl571):
+    table = shared_path("platforms-reference", "derived_GPL571_probe2symbol_idmap2.tsv")
+    symbols = geo.read_platform_table(table, "ID", "symbol")
+    expr, stats = geo.map_probes(gpl571.expression, symbols)
+    assert stats["probes_multi_gene"] > 0 and "DDR1 /// MIR4640" not in set(expr.index)
+    assert not expr.index.str.contains("///").any() and (expr.index != "").all()
+    assert {"SLC7A11", "GPX4", "NQO1", "HMOX1"} <= set(expr.index)
+    assert stats["probes_kept"] == len(expr) == stats["probes"] - stats["probes_no_symbol"] - \
+        stats["probes_multi_gene"]
+
+
+def test_missing_table_begin_is_named(tmp_path):
+    bad = tmp_path / "GSE1_series_matrix.txt.gz"
+    with gzip.open(bad, "wt") as fh:
+        fh.write('!Series_title\t"x"\n!Sample_geo_accession\t"GSM1"\n"ID_REF"\t"GSM1"\n')
+    with pytest.raises(FerroscopeError, match="GSE1_series_matrix.*series_matrix_table_begin"):
+        geo.read_series_matrix(bad)
+
+
+def test_truncated_table_is_named(tmp_path):
+    bad = tmp_path / "m.txt"
+    bad.write_text('!Sample_geo_accession\t"GSM1"\n!series_matrix_table_begin\n"ID_REF"\t"GSM1"\n')
+    with pytest.raises(FerroscopeError, match="series_matrix_table_end.*truncated"):
+        geo.read_series_matrix(bad)
+
+
+def test_missing_characteristic_is_named(gpl571):
+    with pytest.raises(FerroscopeError, match=r"characteristic 'histology'.*tissue"):
+        geo.select_samples(gpl571, {"characteristic": "histology", "values": ["HCC"]}, "m")
+
+
+def test_duplicated_sample_ids_are_named(tmp_path, gpl571, supplement):
+    bad = tmp_path / "m.txt"
+    bad.write_text('!Sample_geo_accession\t"GSM1"\t"GSM1"\n!series_matrix_table_begin\n'
+                   '"ID_REF"\t"GSM1"\t"GSM1"\n"p1"\t1\t2\n!series_matrix_table_end\n')
+    with pytest.raises(FerroscopeError, match="'GSM1' appears twice"):
+        geo.read_series_matrix(bad)
+    doubled = pd.concat([supplement, supplement.iloc[:1]])
+    with pytest.raises(FerroscopeError, match="appears twice in the supplementary table"):
+        geo.clinical_table(gpl571, list(gpl571.expression.columns), doubled, "Affy_GSM", "sup")
+
+
+def test_all_samples_lacking_survival_is_named(gpl571, supplement):
+    gsm = geo.select_samples(gpl571, {"characteristic": "tissue",
+                                      "values": ["Liver Non-Tumor Tissue"]}, "m")
+    clin = geo.clinical_table(gpl571, gsm, supplement, "Affy_GSM", "supplement")
+    assert clin["Survival.months"].isna().all()  # survival is given on tumour rows only
+    with pytest.raises(FerroscopeError, match="no sample has overall survival time"):
+        standardise_clinical(clin, {"sample_id": "geo_accession",
+                                    "os_time": {"column": "Survival.months", "unit": "months"},
+                                    "os_event": {"column": "Survival.status",
+                                                 "event_values": [1]}},
+                             source="supplement", cohort="GSE14520")
+
+
+def test_tcga_cdr_xlsx_gives_377_lihc_patients():
+    cdr = tcga.read_cdr(shared_path("cohorts", "TCGA-LIHC",
+                                    "TCGA-CDR-SupplementalTableS1_v2.xlsx"))
+    assert len(cdr) == 377 and cdr["bcr_patient_barcode"].is_unique
+    std = standardise_clinical(cdr, {"sample_id": "bcr_patient_barcode",
+                                     "os_time": {"column": "OS.time", "unit": "days"},
+                                     "os_event": {"column": "OS", "event_values": [1]}},
+                               source="cdr", cohort="TCGA-LIHC")
+    ok = std.dropna(subset=["os_time_months"])
+    assert len(ok) == 376 and int(ok["os_event"].sum()) == 132
+    assert ok["os_time_months"].max() == pytest.approx(3675 / 30.4375)
+
+
+def test_tcga_barcodes_and_ensembl_versions():
+    m = pd.DataFrame(np.arange(12.0).reshape(3, 4), index=["ENSG01.5", "ENSG02.1", "ENSG03.2"],
+                     columns=["TCGA-AA-0001-01A", "TCGA-AA-0001-11A", "TCGA-AA-0002-01B",
+                              "TCGA-AA-0002-01A"])
+    pm = pd.DataFrame({"id": ["ENSG01.5", "ENSG02.1"], "gene": ["GPX4", "SLC7A11"]})
+    out = tcga.xena_expression(m, pm, "matrix")
+    assert list(out.index) == ["GPX4", "SLC7A11"]  # unmapped id dropped
+    assert list(out.columns) == ["TCGA-AA-0001", "TCGA-AA-0002"]  # normals (11A) dropped
+    assert out.loc["GPX4", "TCGA-AA-0002"] == 3.0  # vial A kept over B
+
+
+def geo_config(base_url: str) -> str:
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg["mirrors"] = {"geo": base_url}
+    cfg["download"] = {"retries": 3, "backoff_seconds": 0.05}
+    cfg["scoring"]["methods"] = ["mean_z"]
+    cfg["cohorts"] = {"GSE14520_GPL571": {
+        "source": "geo", "accession": "GSE14520", "platform": "GPL571", "multi_platform": True,
+        "description": "LCI cohort, HG-U133A_2 arrays (the GPL571 part of GSE14520)",
+        "probe_table": {"file": "derived_GPL571_probe2symbol_idmap2.tsv",
+                        "probe_column": "ID", "symbol_column": "symbol"},
+        "samples": {"keep": TUMOUR},
+        "clinical_supplement": {"file": "GSE14520_clinical_full.csv", "id_column": "Affy_GSM"},
+        "clinical": {"sample_id": "geo_accession", "sample_title": "title",
+                     "os_time": {"column": "Survival.months", "unit": "months"},
+                     "os_event": {"column": "Survival.status", "event_values": [1]}},
+    }}
+    return yaml.safe_dump(cfg)
+
+
+@pytest.fixture()
+def geo_mirror(tmp_path):
+    root = tmp_path / "host"
+    layout = {
+        "series/GSE14nnn/GSE14520/matrix/GSE14520-GPL571_series_matrix.txt.gz":
+            ("cohorts", "GSE14520", "GSE14520-GPL571_series_matrix.txt.gz"),
+        "series/GSE14nnn/GSE14520/suppl/GSE14520_clinical_full.csv":
+            ("cohorts", "GSE14520", "GSE14520_clinical_full.csv"),
+        "platforms/GPLnnn/GPL571/annot/derived_GPL571_probe2symbol_idmap2.tsv":
+            ("platforms-reference", "derived_GPL571_probe2symbol_idmap2.tsv"),
+    }
+    for rel, src in layout.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(shared_path(*src), root / rel)
+    with Mirror(root) as m:
+        yield m
+
+
+@pytest.mark.slow
+def test_gse14520_gpl571_through_the_workflow(geo_mirror, tmp_path):
+    matrix = "/series/GSE14nnn/GSE14520/matrix/GSE14520-GPL571_series_matrix.txt.gz"
+    geo_mirror.faults[matrix] = ["drop", "truncate"]  # recovered by resume and re-fetch
+    wd = make_workdir(tmp_path / "wd", geo_config(geo_mirror.url))
+    target = "results/GSE14520_GPL571/prepared.h5ad"
+    res = run_snakemake(wd, target)
+    assert res.returncode == 0, res.stderr[-4000:]
+    adata = ad.read_h5ad(wd / target)
+    assert adata.n_obs == 22 and adata.obs_names.str.startswith("GSM").all()
+    assert int(adata.obs["os_time_months"].notna().sum()) == 21
+    assert {"SLC7A11", "GPX4", "NQO1"} <= set(adata.var_names)
+    assert 2 < float(np.median(adata.X)) < 14  # log2 scale kept
+    dl = wd / "resources" / "cohorts" / "GSE14520_GPL571" / "download"
+    assert sorted(p.name for p in dl.iterdir() if p.name.endswith(".sha256.json")) == sorted(
+        f"{n}.sha256.json" for n in ("GSE14520-GPL571_series_matrix.txt.gz",
+                                     "GSE14520_clinical_full.csv",
+                                     "derived_GPL571_probe2symbol_idmap2.tsv"))
+    assert not [p for p in wd.rglob("*") if p.name.endswith((".part", ".tmp"))]
+
+
+@pytest.mark.slow
+def test_unknown_accession_fails_with_the_url_and_leaves_nothing(geo_mirror, tmp_path):
+    cfg = yaml.safe_load(geo_config(geo_mirror.url))
+    cfg["cohorts"]["GSE14520_GPL571"]["accession"] = "GSE99999999"
+    wd = make_workdir(tmp_path / "wd", yaml.safe_dump(cfg))
+    res = run_snakemake(wd, "results/GSE14520_GPL571/prepared.h5ad")
+    assert res.returncode != 0
+    assert "logs/fetch/GSE14520_GPL571/GSE99999999-GPL571_series_matrix.txt.gz.log" in res.stderr
+    log = (wd / "logs" / "fetch" / "GSE14520_GPL571").glob("*.log")
+    text = "\n".join(p.read_text() for p in log)
+    assert "GSE99999999" in text and "HTTP 404" in text and "Fix:" in text
+    assert not (wd / "resources" / "cohorts" / "GSE14520_GPL571").exists() or not [
+        p for p in (wd / "resources" / "cohorts" / "GSE14520_GPL571").rglob("*") if p.is_file()]

@@ -1,0 +1,41 @@
+rule fetch:
+    """Download one public file (streamed, retried, resumed, gzip-checked, sha256 manifest)."""
+    output:
+        "resources/cohorts/{cohort}/download/{file}",
+    log:
+        "logs/fetch/{cohort}/{file}.log",
+    wildcard_constraints:
+        cohort=cohorts_of("geo"),
+    retries: 1
+    conda:
+        "../envs/ferroscope.yaml"
+    params:
+        url=lambda wc: downloads(wc.cohort)[wc.file],
+        download=config["download"],
+    script:
+        "../scripts/fetch.py"
+
+
+rule geo_cohort:
+    """GEO series matrix + platform table (+ clinical supplement) -> expression and clinical."""
+    input:
+        unpack(lambda wc: geo_inputs(wc.cohort)),
+    output:
+        expression="resources/cohorts/{cohort}/expression.tsv.gz",
+        clinical="resources/cohorts/{cohort}/clinical.tsv",
+    log:
+        "logs/geo_cohort/{cohort}.log",
+    wildcard_constraints:
+        cohort=cohorts_of("geo"),
+    group:
+        "cohort"
+    conda:
+        "../envs/ferroscope.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wc: resource("prepare", "mem_mb", 4000),
+        runtime=lambda wc: resource("prepare", "runtime", 20),
+    params:
+        cohort=cohort_cfg,
+    script:
+        "../scripts/geo_cohort.py"
