@@ -135,6 +135,12 @@ def validate_config(config: Mapping[str, Any], *, schema_dir: str | Path,
                     raise FerroscopeError(f"file '{cohort[key]}' does not exist.",
                                           file=config_file, field=f"cohorts.{cid}.{key}",
                                           fix="correct the path (relative to the workflow folder).")
+        if cohort["source"] == "tcga":
+            for key in ("project", "cancer_type", "expression_file"):
+                if not cohort.get(key):
+                    raise FerroscopeError("a TCGA cohort needs this key.", file=config_file,
+                                          field=f"cohorts.{cid}.{key}",
+                                          fix="see config/public_cohorts.yaml for an example.")
         if cohort["source"] == "geo":
             for key in ("accession", "platform", "probe_table"):
                 if not cohort.get(key):

@@ -67,17 +67,24 @@ def runtime_min(rule_name, base, per_mb, size_mb):
     return resource(rule_name, "runtime", base + per_mb * size_mb)
 
 
-def cohorts_of(source):
-    """Wildcard pattern matching the cohorts of one source (never matches when there are none)."""
-    ids = [c for c, v in config["cohorts"].items() if v["source"] == source]
+def cohorts_of(*sources):
+    """Wildcard pattern matching the cohorts of these sources (never matches when none)."""
+    ids = [c for c, v in config["cohorts"].items() if v["source"] in sources]
     return "|".join(map(re.escape, ids)) if ids else "(?!)"
 
 
 def downloads(cohort):
-    """file name -> URL of every download of a public cohort."""
-    from ferroscope.sources import geo
+    """file name -> URL of every download of a public cohort (GEO or TCGA)."""
+    from ferroscope.sources import geo, tcga
 
     c = config["cohorts"][cohort]
+    if c["source"] == "tcga":
+        xena = config["mirrors"]["xena_gdc"]
+        return {
+            c["expression_file"]: tcga.xena_url(xena, c["expression_file"]),
+            c["probemap_file"]: tcga.xena_url(xena, c["probemap_file"]),
+            tcga.CDR_FILE: f"{config['mirrors']['gdc_api']}/{c['cdr_file_id']}",
+        }
     base = config["mirrors"]["geo"]
     gse = c["accession"]
     gpl = c["platform"] if c.get("multi_platform") else None
@@ -94,13 +101,15 @@ def downloads(cohort):
     return urls
 
 
-def geo_inputs(cohort):
+def download_inputs(cohort):
+    """The downloads of a public cohort as named inputs of its assembly rule."""
     names = list(downloads(cohort))
     folder = f"resources/cohorts/{cohort}/download"
-    out = {"matrix": f"{folder}/{names[0]}", "probe_table": f"{folder}/{names[1]}"}
-    if len(names) > 2:
-        out["supplement"] = f"{folder}/{names[2]}"
-    return out
+    if config["cohorts"][cohort]["source"] == "tcga":
+        keys = ["expression", "probemap", "cdr"]
+    else:
+        keys = ["matrix", "probe_table", "supplement"]
+    return {k: f"{folder}/{n}" for k, n in zip(keys, names)}
 
 
 def cohort_cfg(wildcards):

@@ -5,7 +5,7 @@ rule fetch:
     log:
         "logs/fetch/{cohort}/{file}.log",
     wildcard_constraints:
-        cohort=cohorts_of("geo"),
+        cohort=cohorts_of("geo", "tcga"),
     retries: 1
     conda:
         "../envs/ferroscope.yaml"
@@ -19,7 +19,7 @@ rule fetch:
 rule geo_cohort:
     """GEO series matrix + platform table (+ clinical supplement) -> expression and clinical."""
     input:
-        unpack(lambda wc: geo_inputs(wc.cohort)),
+        unpack(lambda wc: download_inputs(wc.cohort)),
     output:
         expression="resources/cohorts/{cohort}/expression.tsv.gz",
         clinical="resources/cohorts/{cohort}/clinical.tsv",
@@ -39,3 +39,28 @@ rule geo_cohort:
         cohort=cohort_cfg,
     script:
         "../scripts/geo_cohort.py"
+
+
+rule tcga_cohort:
+    """Xena GDC hub matrix + probemap + TCGA-CDR -> expression (tumours) and clinical."""
+    input:
+        unpack(lambda wc: download_inputs(wc.cohort)),
+    output:
+        expression="resources/cohorts/{cohort}/expression.tsv.gz",
+        clinical="resources/cohorts/{cohort}/clinical.tsv",
+    log:
+        "logs/tcga_cohort/{cohort}.log",
+    wildcard_constraints:
+        cohort=cohorts_of("tcga"),
+    group:
+        "cohort"
+    conda:
+        "../envs/ferroscope.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wc: resource("prepare", "mem_mb", 8000),
+        runtime=lambda wc: resource("prepare", "runtime", 30),
+    params:
+        cohort=cohort_cfg,
+    script:
+        "../scripts/tcga_cohort.py"

@@ -28,6 +28,9 @@ import pandas as pd
 
 from ..errors import FerroscopeError
 
+CDR_FILE = "TCGA-CDR-SupplementalTableS1.xlsx"
+#: GDC file id of TCGA-CDR-SupplementalTableS1.xlsx (PanCanAtlas publication page)
+CDR_FILE_ID = "1b5f413e-a8d1-4d10-92eb-7c4ae739ed81"
 BARCODE = re.compile(r"^(TCGA-[A-Z0-9]{2}-[A-Z0-9]{4})-(\d{2})([A-Z]?)")
 
 
