@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import re
+import shutil
 
 import pytest
 import yaml
@@ -114,3 +115,33 @@ def test_slurm_profile_dry_run_fans_out_per_cohort_and_method(cfg, tmp_path):
     assert jobs == expected
     prepare = re.split(r"\n\s*rule prepare:", out)[1].split("\n\n")[0]
     assert "mem_mb=1500" in prepare  # the estimate (input not yet generated: size 0)
+
+
+def test_public_cohorts_dry_run_lists_downloads_from_the_public_hosts(tmp_path):
+    """config/public_cohorts.yaml validates and every cohort's downloads point at the right
+    public paths (dry run: no network)."""
+    wd = make_workdir(tmp_path)
+    shutil.copy(REPO / "config" / "public_cohorts.yaml", wd / "config" / "public_cohorts.yaml")
+    res = run_snakemake(wd, "-n", "--config", "cohorts_file=config/public_cohorts.yaml")
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-3000:]
+    fetched = set(re.findall(r"output: (resources/cohorts/\S+/download/\S+)", out))
+    expected = {
+        "TCGA-LIHC/download/TCGA-LIHC.star_tpm.tsv.gz",
+        "TCGA-LIHC/download/TCGA-CDR-SupplementalTableS1.xlsx",
+        "GSE14520_GPL3921/download/GSE14520-GPL3921_series_matrix.txt.gz",
+        "GSE14520_GPL3921/download/GSE14520_Extra_Supplement.txt.gz",
+        "GSE14520_GPL571/download/GPL571.annot.gz",
+        "GSE76427/download/GSE76427_series_matrix.txt.gz",
+        "GSE109211/download/GSE109211_series_matrix.txt.gz",
+        "GSE104580/download/GPL570.annot.gz",
+        "GSE140901/download/GSE140901_series_matrix.txt.gz",
+    }
+    assert {f"resources/cohorts/{e}" for e in expected} <= fetched
+    assert "demo_cohort" not in out  # the cohort set replaced the demo cohorts
+
+
+def test_missing_cohorts_file_is_named(cfg):
+    cfg["cohorts_file"] = "config/nope.yaml"
+    with pytest.raises(FerroscopeError, match=r"cohorts_file.*'config/nope.yaml' does not exist"):
+        check(cfg)

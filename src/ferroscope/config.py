@@ -97,6 +97,18 @@ def validate_config(config: Mapping[str, Any], *, schema_dir: str | Path,
 
     schema, registry = _load_schemas(Path(schema_dir))
     cfg = copy.deepcopy(dict(config))
+    if cfg.get("cohorts_file"):  # a cohort set replacing `cohorts` (e.g. the public cohorts)
+        path = Path(base_dir) / cfg["cohorts_file"]
+        if not path.is_file():
+            raise FerroscopeError(f"file '{cfg['cohorts_file']}' does not exist.",
+                                  file=config_file, field="cohorts_file",
+                                  fix="give a YAML file with a top-level `cohorts:` mapping.")
+        loaded = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(loaded, dict) or not isinstance(loaded.get("cohorts"), dict):
+            raise FerroscopeError("no top-level `cohorts:` mapping.", file=str(path),
+                                  field="cohorts", fix="see config/public_cohorts.yaml.")
+        cfg["cohorts"] = loaded["cohorts"]
+        config_file = f"{config_file} + {cfg['cohorts_file']}"
     validator = jsonschema.Draft202012Validator(schema, registry=registry)
     errors = sorted(validator.iter_errors(cfg), key=lambda e: (len(e.absolute_path), e.path))
     if errors:
