@@ -4,6 +4,8 @@ workflow against a loopback mirror laid out like ftp.ncbi.nlm.nih.gov/geo."""
 from __future__ import annotations
 
 import gzip
+import hashlib
+import json
 import shutil
 
 import anndata as ad
@@ -214,5 +216,16 @@ def test_unknown_accession_fails_with_the_url_and_leaves_nothing(geo_mirror, tmp
     log = (wd / "logs" / "fetch" / "GSE14520_GPL571").glob("*.log")
     text = "\n".join(p.read_text() for p in log)
     assert "GSE99999999" in text and "HTTP 404" in text and "Fix:" in text
-    assert not (wd / "resources" / "cohorts" / "GSE14520_GPL571").exists() or not [
-        p for p in (wd / "resources" / "cohorts" / "GSE14520_GPL571").rglob("*") if p.is_file()]
+    # nothing of the failed URL and nothing half-written remains; downloads that ran in
+    # parallel and finished (the probe map, the supplement) stay, each complete and verified
+    cohort_dir = wd / "resources" / "cohorts" / "GSE14520_GPL571"
+    files = [p for p in cohort_dir.rglob("*") if p.is_file()] if cohort_dir.exists() else []
+    assert not [p for p in files if "GSE99999999" in p.name or p.name.endswith((".part", ".tmp"))]
+    for manifest in [p for p in files if p.name.endswith(".sha256.json")]:
+        data = manifest.with_name(manifest.name[: -len(".sha256.json")])
+        assert json.loads(manifest.read_text())["sha256"] == hashlib.sha256(
+            data.read_bytes()).hexdigest()
+    assert all(p.name.endswith(".sha256.json") or p.with_name(p.name + ".sha256.json").exists()
+               for p in files)
+    assert not (wd / "results" / "GSE14520_GPL571").exists() or not [
+        p for p in (wd / "results" / "GSE14520_GPL571").rglob("*") if p.is_file()]

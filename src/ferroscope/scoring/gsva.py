@@ -39,7 +39,6 @@ Genes with standard deviation below 1e-10 are dropped first, as R does for ``met
 from __future__ import annotations
 
 import logging
-import math
 
 import numba
 import numpy as np
@@ -52,28 +51,14 @@ log = logging.getLogger(__name__)
 #: R's precomputed_cdf: pnorm(10 * i / 10000) for i = 0..10000.
 _TABLE = ndtr(10.0 * np.arange(10001) / 10000.0)
 MIN_SD = 1e-10
+#: r values closer than this (relative) within a sample are recomputed in R's summation order
+NEAR_TIE = 1e-9
 
 
 @numba.njit(cache=True, nogil=True)
-def _sd(row: np.ndarray) -> float:
-    n = row.shape[0]
-    mean = 0.0
-    for i in range(n):
-        mean += row[i]
-    mean /= n
-    corr = 0.0
-    for i in range(n):
-        corr += row[i] - mean
-    mean += corr / n
-    ss = 0.0
-    for i in range(n):
-        ss += (row[i] - mean) * (row[i] - mean)
-    return math.sqrt(ss / (n - 1))
-
-
-@numba.njit(cache=True, nogil=True)
-def _row_left_tail(row: np.ndarray, table: np.ndarray, out: np.ndarray) -> None:
-    """out[j] = sum_i K(row[j] - row[i]) with R's table kernel, each pair visited once.
+def _row_left_tail(row: np.ndarray, bw: float, table: np.ndarray, out: np.ndarray) -> None:
+    """out[j] = r for sample j: log-odds of (1/n) sum_i K(row[j] - row[i]) with R's table
+    kernel, each pair visited once.
 
     On the sorted row every pair (j, i > j) has d = x_j - x_i <= 0: j receives 1 - T[k] and
     i receives T[k] (R's lookup, k = (int)(|d / bw| / 10 * 10000); d = 0 gives T[0] = 0.5 to
@@ -81,7 +66,9 @@ def _row_left_tail(row: np.ndarray, table: np.ndarray, out: np.ndarray) -> None:
     comes from a running window start instead of a loop.
     """
     n = row.shape[0]
-    bw = _sd(row) / 4.0
+    k_one = 0
+    while k_one < table.shape[0] and table[k_one] < 1.0:
+        k_one += 1
     order = np.argsort(row, kind="mergesort")
     xs = row[order]
     acc = np.zeros(n)
@@ -97,18 +84,54 @@ def _row_left_tail(row: np.ndarray, table: np.ndarray, out: np.ndarray) -> None:
         yj = xs[j]
         if end < j + 1:
             end = j + 1
-        while end < n and (yj - xs[end]) / bw >= -10.0:
+        # pairs whose table value is exactly 1.0 (k >= k_one, about 8.3 bandwidths) act like
+        # pairs beyond R's cut-off: j receives 1 - 1.0 = 0 and i receives 1
+        while end < n and (yj - xs[end]) / bw >= -10.0 and \
+                int(-((yj - xs[end]) / bw) / 10.0 * 10000.0) < k_one:
             end += 1
         far[end] += 1.0
-        csum = 0.0
+        # four partial sums: one running sum would serialise the loop on the add latency
+        c0 = 0.0
+        c1 = 0.0
+        c2 = 0.0
+        c3 = 0.0
         ambiguous = 0
-        for i in range(j + 1, end):
+        i = j + 1
+        while i + 3 < end:
+            d0 = xs[i] - yj
+            d1 = xs[i + 1] - yj
+            d2 = xs[i + 2] - yj
+            d3 = xs[i + 3] - yj
+            k0 = int(d0 * lo)  # <= 10000 inside the window: no clamp needed
+            k1 = int(d1 * lo)
+            k2 = int(d2 * lo)
+            k3 = int(d3 * lo)
+            ambiguous += int(d0 * hi) - k0
+            ambiguous += int(d1 * hi) - k1
+            ambiguous += int(d2 * hi) - k2
+            ambiguous += int(d3 * hi) - k3
+            t0 = table[k0]
+            t1 = table[k1]
+            t2 = table[k2]
+            t3 = table[k3]
+            c0 += t0
+            c1 += t1
+            c2 += t2
+            c3 += t3
+            acc[i] += t0
+            acc[i + 1] += t1
+            acc[i + 2] += t2
+            acc[i + 3] += t3
+            i += 4
+        while i < end:
             d = xs[i] - yj
-            k = int(d * lo)  # <= 10000 inside the window, so no clamp is needed
+            k = int(d * lo)
             ambiguous += int(d * hi) - k
             c = table[k]
-            csum += c
+            c0 += c
             acc[i] += c
+            i += 1
+        csum = (c0 + c1) + (c2 + c3)
         if ambiguous:
             for i in range(j + 1, end):
                 d = xs[i] - yj
@@ -122,16 +145,49 @@ def _row_left_tail(row: np.ndarray, table: np.ndarray, out: np.ndarray) -> None:
     running = 0.0
     for i in range(n):
         running += far[i]
-        out[order[i]] = acc[i] + running
+        left = (acc[i] + running) / n
+        out[order[i]] = -1.0 * np.log((1.0 - left) / left)  # R: r = -log((1 - L) / L)
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
-def _gaussian_left_tails(x: np.ndarray, table: np.ndarray) -> np.ndarray:
+def _gaussian_log_odds(x: np.ndarray, bw: np.ndarray, table: np.ndarray) -> np.ndarray:
     n_genes, n = x.shape
     out = np.empty((n_genes, n))
     for g in numba.prange(n_genes):
-        _row_left_tail(x[g], table, out[g])
+        _row_left_tail(x[g], bw[g], table, out[g])
     return out
+
+
+def bandwidths(x: np.ndarray) -> np.ndarray:
+    """sd(x) / 4 per gene with R's arithmetic (long double sums, mean corrected once)."""
+    out = np.empty(x.shape[0])
+    n = x.shape[1]
+    for start in range(0, x.shape[0], 512):
+        blk = x[start:start + 512].astype(np.longdouble)
+        mean = blk.sum(axis=1) / n
+        mean = mean + (blk - mean[:, None]).sum(axis=1) / n
+        ss = ((blk - mean[:, None]) ** 2).sum(axis=1)
+        out[start:start + 512] = np.sqrt((ss / np.longdouble(n - 1)).astype(np.float64))
+    return out / 4.0
+
+
+@numba.njit(cache=True, nogil=True)
+def _r_in_r_order(row: np.ndarray, j: int, bw: float, table: np.ndarray) -> float:
+    """r for one gene and sample summed exactly as R's row_d does (sample order)."""
+    n = row.shape[0]
+    left = 0.0
+    yj = row[j]
+    for i in range(n):
+        v = (yj - row[i]) / bw
+        if v < -10.0:
+            left += 0.0
+        elif v > 10.0:
+            left += 1.0
+        else:
+            c = table[int(abs(v) / 10.0 * 10000.0)]
+            left += 1.0 - c if v < 0.0 else c
+    left = left / n
+    return -1.0 * np.log((1.0 - left) / left)
 
 
 def _poisson_left_tails(x: np.ndarray) -> np.ndarray:
@@ -145,11 +201,13 @@ def _poisson_left_tails(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def gene_statistics(x: np.ndarray, kcdf: str = "Gaussian") -> np.ndarray:
-    """Step 1: the kernel log-odds r (genes x samples)."""
+def gene_statistics(x: np.ndarray, kcdf: str = "Gaussian",
+                    bw: np.ndarray | None = None) -> np.ndarray:
+    """Step 1: the kernel log-odds r (genes x samples); bw: precomputed bandwidths."""
     n = x.shape[1]
     if kcdf == "Gaussian":
-        tails = _gaussian_left_tails(np.ascontiguousarray(x, dtype=np.float64), _TABLE)
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        return _gaussian_log_odds(x, bandwidths(x) if bw is None else bw, _TABLE)
     elif kcdf == "Poisson":
         if (x < 0).any():
             raise ValueError("the Poisson kernel needs non-negative counts")
@@ -162,11 +220,15 @@ def gene_statistics(x: np.ndarray, kcdf: str = "Gaussian") -> np.ndarray:
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
-def _walk(rt: np.ndarray, flat: np.ndarray, offsets: np.ndarray, tau: float, mode: int
-          ) -> np.ndarray:
+def _walk(rt: np.ndarray, flat: np.ndarray, offsets: np.ndarray, tau: float, mode: int,
+          x: np.ndarray, bw: np.ndarray, table: np.ndarray, start: int) -> np.ndarray:
     """Walk statistics for every set and sample; rt is samples x genes (the r statistic).
 
     mode 0: E+ + E- (mx_diff), 1: E+ - E- (mx_diff with abs_ranking), 2: max deviation.
+    Near ties of r within a sample (closer than NEAR_TIE, relative) are recomputed in R's
+    summation order before ranking when x is given (Gaussian kernel): genes whose r are equal in
+    exact arithmetic (e.g. rows that are permutations of each other in integer data) are
+    ordered by R's rounding noise, which summing as R does reproduces.
     """
     n_samples, n_genes = rt.shape
     n_sets = offsets.shape[0] - 1
@@ -174,6 +236,16 @@ def _walk(rt: np.ndarray, flat: np.ndarray, offsets: np.ndarray, tau: float, mod
     for j in numba.prange(n_samples):
         col = rt[j]
         order = np.argsort(-col)
+        if x.shape[0] == n_genes:
+            tied = False
+            for q in range(n_genes - 1):
+                a, b = order[q], order[q + 1]
+                if col[a] - col[b] <= NEAR_TIE * max(1.0, abs(col[a])):
+                    col[a] = _r_in_r_order(x[a], start + j, bw[a], table)
+                    col[b] = _r_in_r_order(x[b], start + j, bw[b], table)
+                    tied = True
+            if tied:
+                order = np.argsort(-col)
         a = 0
         while a < n_genes:  # R's order(decreasing = TRUE) keeps ties in input order
             b = a
@@ -225,15 +297,24 @@ def _walk(rt: np.ndarray, flat: np.ndarray, offsets: np.ndarray, tau: float, mod
 
 
 def walk_scores(r: np.ndarray, sets: list[np.ndarray], *, tau: float = 1.0,
-                mx_diff: bool = True, abs_ranking: bool = False,
-                chunk_size: int = 1000) -> np.ndarray:
-    """Steps 2-3 from the gene statistics r (genes x samples); returns (sets x samples)."""
+                mx_diff: bool = True, abs_ranking: bool = False, chunk_size: int = 1000,
+                x: np.ndarray | None = None, bw: np.ndarray | None = None) -> np.ndarray:
+    """Steps 2-3 from the gene statistics r (genes x samples); returns (sets x samples).
+
+    With x (the Gaussian-kernel input), near ties are resolved as R would order them.
+    """
     index = SetIndex.of(sets)
     mode = (1 if abs_ranking else 0) if mx_diff else 2
+    if x is None:
+        xx, bw = np.zeros((0, 1)), np.zeros(0)
+    else:
+        xx = np.ascontiguousarray(x, dtype=np.float64)
+        bw = bandwidths(xx) if bw is None else bw
     parts = []
     for start in range(0, r.shape[1], chunk_size):
         rt = np.ascontiguousarray(r[:, start:start + chunk_size].T)
-        parts.append(_walk(rt, index.flat, index.offsets, float(tau), mode))
+        parts.append(_walk(rt, index.flat, index.offsets, float(tau), mode, xx, bw, _TABLE,
+                           start))
     return np.concatenate(parts, axis=1)
 
 
@@ -253,6 +334,11 @@ def score(x: np.ndarray, sets: list[np.ndarray], *, kcdf: str = "Gaussian",
           chunk_size: int = 1000, **_: object) -> np.ndarray:
     """GSVA enrichment scores, shape (len(sets), samples)."""
     x, sets = drop_constant(np.asarray(x, dtype=np.float64), sets)
-    r = gene_statistics(x, kcdf)
+    if kcdf != "Gaussian":
+        return walk_scores(gene_statistics(x, kcdf), sets, tau=tau, mx_diff=mx_diff,
+                           abs_ranking=abs_ranking, chunk_size=chunk_size)
+    x = np.ascontiguousarray(x)
+    bw = bandwidths(x)
+    r = gene_statistics(x, kcdf, bw)
     return walk_scores(r, sets, tau=tau, mx_diff=mx_diff, abs_ranking=abs_ranking,
-                       chunk_size=chunk_size)
+                       chunk_size=chunk_size, x=x, bw=bw)
