@@ -48,7 +48,8 @@ PEERS = {
 }
 # peers too slow to run at a size (seconds estimated from smaller sizes on 2 CPUs)
 SKIP = {("gsva", "gseapy", 5000): "quadratic; ~45 min at 5,000 samples",
-        ("gsva", "decoupler", 5000): "quadratic; tens of minutes at 5,000 samples"}
+        ("gsva", "decoupler", 2000): "quadratic; ~40 s at 500 samples, ~10 min at 2,000",
+        ("gsva", "decoupler", 5000): "quadratic; about an hour at 5,000 samples"}
 
 
 def make_data(n_samples: int, seed: int = 1) -> tuple[np.ndarray, list[np.ndarray]]:
