@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from ferroscope.errors import FerroscopeError
 from ferroscope.sources import tcga
 
 from .conftest import REPO, make_workdir, run_snakemake, shared_path
@@ -45,6 +46,9 @@ def hub(tmp_path):
                   "strand": "+"}).to_csv(root / "xena" / "gencode.v36.annotation.gtf.gene.probemap",
                                          sep="\t", index=False)
     shutil.copy(cdr_src, root / "gdc" / tcga.CDR_FILE_ID)
+    # the real GDC clinical export (one row per case x diagnosis x treatment)
+    shutil.copy(shared_path("cohorts", "TCGA-LIHC", "clinical.tsv.gz"),
+                root / "xena" / "TCGA-LIHC.clinical.tsv.gz")
     with Mirror(root) as m:
         yield m, matrix, cdr.set_index("bcr_patient_barcode").loc[patients]
 
@@ -57,7 +61,9 @@ def test_tcga_lihc_through_the_workflow(hub, tmp_path):
     cfg["cohorts"] = {"TCGA-LIHC": {
         "source": "tcga", "project": "TCGA-LIHC", "cancer_type": "LIHC",
         "expression_file": "TCGA-LIHC.star_tpm.tsv.gz", "expression_scale": "log2",
+        "clinical_file": "TCGA-LIHC.clinical.tsv.gz",
         "clinical": {"sample_id": "bcr_patient_barcode",
+                     "covariates": ["gdc_stage_group", "ajcc_pathologic_tumor_stage"],
                      "os_time": {"column": "OS.time", "unit": "days"},
                      "os_event": {"column": "OS", "event_values": [1]}}}}
     wd = make_workdir(tmp_path / "wd", yaml.safe_dump(cfg))
@@ -74,3 +80,34 @@ def test_tcga_lihc_through_the_workflow(hub, tmp_path):
     want = cdr.loc[list(adata.obs_names), "OS.time"].astype(float) / 30.4375
     np.testing.assert_allclose(adata.obs["os_time_months"].to_numpy(float), want.to_numpy(),
                                rtol=1e-12, equal_nan=True)
+    # GDC stage joined on the patient barcode agrees with TCGA-CDR's stage where both exist
+    obs = adata.obs
+    both = obs["gdc_stage_group"].notna() & obs["ajcc_pathologic_tumor_stage"].astype(
+        str).str.match(r"^Stage (IV|I{1,3})")
+    cdr_group = obs.loc[both, "ajcc_pathologic_tumor_stage"].astype(str).str.extract(
+        r"^Stage (IV|I{1,3})", expand=False)
+    assert both.sum() >= 30
+    assert (cdr_group == obs.loc[both, "gdc_stage_group"].astype(str)).mean() > 0.9
+
+
+def test_gdc_clinical_export_parses_to_one_row_per_patient():
+    path = shared_path("cohorts", "TCGA-LIHC", "clinical.tsv.gz")
+    gdc = tcga.read_gdc_clinical(path)
+    raw = pd.read_csv(path, sep="\t", usecols=["cases.submitter_id"])
+    assert len(gdc) == raw["cases.submitter_id"].nunique()
+    assert gdc["bcr_patient_barcode"].is_unique
+    assert set(gdc["gdc_stage_group"].dropna()) <= {"I", "II", "III", "IV"}
+    # sorafenib-treated patients agree with the independently derived treatment table
+    sora = pd.read_csv(shared_path("cohorts", "TCGA-LIHC",
+                                   "derived_TCGA-LIHC_GDC_sorafenib_treatments.tsv"), sep="\t")
+    ours = set(gdc.loc[gdc["gdc_agents"].str.contains("Sorafenib", na=False),
+                       "bcr_patient_barcode"])
+    assert ours == set(sora["cases.submitter_id"])
+
+
+def test_gdc_clinical_without_a_patient_column_is_named(tmp_path):
+    bad = tmp_path / "clinical.tsv"
+    bad.write_text("case\tstage\nx\tStage I\n")
+    with pytest.raises(FerroscopeError, match="no patient column") as err:
+        tcga.read_gdc_clinical(bad)
+    assert str(bad) in str(err.value)

@@ -158,14 +158,22 @@ def km_figure(data: CohortData, method: str, stats: pd.DataFrame, div_id: str) -
                     & (stats["set"] == set_name) & (stats["endpoint"] == "os")]
         p = row["km_logrank_p"].iloc[0] if len(row) and "km_logrank_p" in row else np.nan
         pm = row["maxstat_p"].iloc[0] if len(row) and "maxstat_p" in row else np.nan
-        titles.append(f"{_esc(data.cohort)}: OS by median {_esc(set_name)} ({method}); "
-                      f"log-rank p = {p:.3g}; optimised cut-point p (corrected) = {pm:.3g}")
+        # two lines so that the set menu (top right) never covers the p-values
+        titles.append(f"{_esc(data.cohort)}: OS by median {_esc(set_name)} ({method})<br>"
+                      f"<sup>log-rank p = {p:.3g}; optimised cut-point p (corrected for the "
+                      f"search) = {pm:.3g}</sup>")
     fig.update_layout(
-        title={"text": titles[0] if titles else ""},
-        updatemenus=_set_menu([_esc(s) for s in sets], 4, titles), height=500,
-        legend={"orientation": "h", "y": 1.02, "x": 0, "yanchor": "bottom"})
+        title={"text": titles[0] if titles else ""}, margin={"t": 110},
+        updatemenus=_set_menu([_esc(s) for s in sets], 4, titles), height=520,
+        # legend inside the empty top-right corner of the curves (survival is low there late on)
+        legend={"orientation": "h", "x": 0.99, "xanchor": "right", "y": 0.99, "yanchor": "top",
+                "bgcolor": "rgba(255,255,255,0.8)"})
     fig.update_yaxes(title="overall survival", range=[0, 1.02], row=1, col=1)
-    fig.update_yaxes(title="at risk", row=2, col=1, fixedrange=True)
+    # the two at-risk rows sit inside the panel, with no grid lines through the numbers
+    fig.update_yaxes(title="at risk", row=2, col=1, fixedrange=True, showgrid=False,
+                     zeroline=False, range=[-0.7, 1.7], categoryorder="array",
+                     categoryarray=["high", "low"])
+    fig.update_xaxes(showgrid=False, row=2, col=1)
     fig.update_xaxes(title="months", tickvals=grid, row=2, col=1)
     return _fig_html(fig, div_id)
 

@@ -80,11 +80,14 @@ def downloads(cohort):
     c = config["cohorts"][cohort]
     if c["source"] == "tcga":
         xena = config["mirrors"]["xena_gdc"]
-        return {
+        urls = {
             c["expression_file"]: tcga.xena_url(xena, c["expression_file"]),
             c["probemap_file"]: tcga.xena_url(xena, c["probemap_file"]),
             tcga.CDR_FILE: f"{config['mirrors']['gdc_api']}/{c['cdr_file_id']}",
         }
+        if c.get("clinical_file"):
+            urls[c["clinical_file"]] = tcga.xena_url(xena, c["clinical_file"])
+        return urls
     base = config["mirrors"]["geo"]
     gse = c["accession"]
     gpl = c["platform"] if c.get("multi_platform") else None
@@ -106,7 +109,7 @@ def download_inputs(cohort):
     names = list(downloads(cohort))
     folder = f"resources/cohorts/{cohort}/download"
     if config["cohorts"][cohort]["source"] == "tcga":
-        keys = ["expression", "probemap", "cdr"]
+        keys = ["expression", "probemap", "cdr", "gdc_clinical"]
     else:
         keys = ["matrix", "probe_table", "supplement"]
     return {k: f"{folder}/{n}" for k, n in zip(keys, names)}

@@ -66,6 +66,72 @@ def read_cdr(path: str | Path, cancer_type: str = "LIHC") -> pd.DataFrame:
     return out
 
 
+#: GDC clinical fields kept (section.field as in the GDC portal export) -> column written
+GDC_FIELDS = {
+    "diagnoses.ajcc_pathologic_stage": "gdc_stage",
+    "diagnoses.tumor_grade": "gdc_grade",
+    "demographic.age_at_index": "gdc_age",
+    "demographic.gender": "gdc_sex",
+    "treatments.therapeutic_agents": "gdc_agents",
+}
+_MISSING = ["'--", "--", "not reported", "Not Reported", "Unknown", "unknown"]
+
+
+def _gdc_name(col: str) -> str:
+    """'section.field' (GDC portal export) or 'field.section' (Xena GDC hub) -> section.field."""
+    sections = ("cases", "demographic", "diagnoses", "treatments", "exposures", "samples",
+                "project")
+    head, _, tail = col.partition(".")
+    if tail in sections and head not in sections:
+        return f"{tail}.{head}"
+    return col
+
+
+def read_gdc_clinical(path: str | Path) -> pd.DataFrame:
+    """GDC clinical table (one row per case x diagnosis x treatment) -> one row per patient.
+
+    Reads the GDC portal export (``cases.submitter_id``, ``diagnoses.ajcc_pathologic_stage``,
+    missing values written ``'--``) and the same fields named ``field.section`` as on the Xena
+    GDC hub (patient from ``submitter_id`` / ``sample``). Per patient, rows of the primary
+    diagnosis are preferred and each field takes its first non-missing value; treatment agents
+    are joined (``;``). The stage is also reduced to I-IV (``gdc_stage_group``).
+    """
+    table = pd.read_csv(path, sep="\t", na_values=_MISSING, keep_default_na=True,
+                        low_memory=False)
+    table.columns = [_gdc_name(str(c)) for c in table.columns]
+    id_col = next((c for c in ("cases.submitter_id", "submitter_id", "sample",
+                               "samples.submitter_id") if c in table.columns), None)
+    if id_col is None:
+        raise FerroscopeError(
+            "no patient column (cases.submitter_id, submitter_id or sample) in the GDC "
+            f"clinical table; columns start {list(table.columns[:6])}.", file=str(path),
+            fix="use the GDC portal clinical export or the Xena GDC hub clinical file.")
+    table["bcr_patient_barcode"] = table[id_col].astype(str).str.slice(0, 12)
+    bad = ~table["bcr_patient_barcode"].str.match(r"^TCGA-[A-Z0-9]{2}-[A-Z0-9]{4}$")
+    if bad.all():
+        raise FerroscopeError(f"no TCGA patient barcode in column '{id_col}'.", file=str(path),
+                              field=id_col, fix="use a TCGA clinical table.")
+    table = table[~bad]
+    primary = "diagnoses.diagnosis_is_primary_disease"
+    if primary in table.columns:
+        flag = table[primary].astype(str).str.lower().eq("true")
+        table = table.assign(_rank=(~flag).astype(int)).sort_values(
+            ["bcr_patient_barcode", "_rank"], kind="stable")
+    present = [f for f in GDC_FIELDS if f in table.columns]
+    groups = table.groupby("bcr_patient_barcode", sort=True)
+    out = pd.DataFrame(index=pd.Index(sorted(groups.groups), name="bcr_patient_barcode"))
+    for field in present:
+        if field == "treatments.therapeutic_agents":
+            out[GDC_FIELDS[field]] = groups[field].agg(
+                lambda v: ";".join(sorted(set(v.dropna().astype(str)))) or pd.NA)
+        else:
+            out[GDC_FIELDS[field]] = groups[field].first()
+    if "gdc_stage" in out:
+        out["gdc_stage_group"] = out["gdc_stage"].astype("string").str.extract(
+            r"^Stage (IV|I{1,3})", expand=False)
+    return out.reset_index()
+
+
 def strip_ensembl_version(ids: pd.Index) -> pd.Index:
     return pd.Index([re.sub(r"\.\d+(_PAR_Y)?$", r"\1", str(i)) for i in ids])
 
