@@ -229,3 +229,37 @@ def test_unknown_accession_fails_with_the_url_and_leaves_nothing(geo_mirror, tmp
                for p in files)
     assert not (wd / "results" / "GSE14520_GPL571").exists() or not [
         p for p in (wd / "results" / "GSE14520_GPL571").rglob("*") if p.is_file()]
+
+
+def test_gpl3921_samples_from_real_annotations_select_225_tumours(tmp_path):
+    """GSE14520's main platform: no GPL3921 matrix is in ../shared, but its sample annotations
+    (GEOquery pData) are. A series-matrix header written from their verbatim characteristic
+    strings (capitalised 'Individual:' on most arrays, 'individual:' on some) goes through the
+    parser, the tumour selection of config/public_cohorts.yaml and the supplement join."""
+    pdata = pd.read_csv(shared_path("cohorts", "GSE14520", "GSE14520_clinical_platform1.csv.gz"))
+    supplement = pd.read_csv(shared_path("cohorts", "GSE14520", "GSE14520_clinical_full.csv"))
+    gsm = pdata["geo_accession"].tolist()
+
+    def line(key, values):
+        return "\t".join([f"!{key}", *[f'"{v}"' for v in values]]) + "\n"
+
+    text = line("Series_platform_id", ["GPL3921"]) + line("Sample_title", pdata["title"])
+    text += line("Sample_geo_accession", gsm)
+    for col in ("characteristics_ch1", "characteristics_ch1.1", "characteristics_ch1.2"):
+        text += line("Sample_characteristics_ch1", pdata[col])
+    text += "!series_matrix_table_begin\n" + "\t".join(['"ID_REF"', *gsm]) + "\n"
+    text += "\t".join(['"1007_s_at"', *["7.0"] * len(gsm)]) + "\n!series_matrix_table_end\n"
+    path = tmp_path / "GSE14520-GPL3921_series_matrix.txt.gz"
+    with gzip.open(path, "wt") as fh:
+        fh.write(text)
+
+    sm = geo.read_series_matrix(path)
+    assert sm.samples["individual"].notna().all()  # both spellings land in one column
+    cohorts = yaml.safe_load((REPO / "config" / "public_cohorts.yaml").read_text())["cohorts"]
+    entry = cohorts["GSE14520_GPL3921"]
+    kept = geo.select_samples(sm, entry["samples"]["keep"], str(path))
+    clin = geo.clinical_table(sm, kept, supplement, entry["clinical_supplement"]["id_column"],
+                              "supplement")
+    assert len(kept) == 225
+    assert int(clin["Survival.months"].notna().sum()) == 221
+    assert int(clin["Survival.status"].sum()) == 85

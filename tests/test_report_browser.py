@@ -71,7 +71,8 @@ def test_demo_report_renders_offline(browser, demo_run, tmp_path_factory):
     after, visible = page.evaluate("""() => {
         const gd = document.getElementById('km-0');
         const b = gd.layout.updatemenus[0].buttons[1];
-        return Plotly.update(gd, b.args[0], Object.assign({'updatemenus[0].active': 1}, b.args[1])).then(
+        const layout = Object.assign({'updatemenus[0].active': 1}, b.args[1]);
+        return Plotly.update(gd, b.args[0], layout).then(
             () => [gd.layout.title.text, gd.data.filter(t => t.visible === true).length]);
     }""")
     assert before != after and visible == 4     # 2 curves + 2 at-risk rows of the new set
