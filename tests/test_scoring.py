@@ -127,6 +127,20 @@ def test_singscore_is_single_sample():
     np.testing.assert_array_equal(whole, alone)
 
 
+def test_singscore_equals_its_definition_on_tied_data():
+    """Min-ranks looked up from each sample's sorted values equal scipy's rankdata('min')."""
+    from scipy.stats import rankdata
+
+    rng = np.random.default_rng(11)
+    x = np.round(rng.normal(size=(2000, 40)) * 3) / 3  # about 40 distinct values: many ties
+    sets = [rng.choice(2000, size=k, replace=False) for k in (5, 60, 300)]
+    ranks = rankdata(x, axis=0, method="min")
+    n = x.shape[0]
+    want = np.array([(ranks[idx].mean(axis=0) - (len(idx) + 1) / 2)
+                     / ((2 * n - len(idx) + 1) / 2 - (len(idx) + 1) / 2) - 0.5 for idx in sets])
+    np.testing.assert_allclose(METHODS["singscore"].func(x, sets), want, rtol=0, atol=1e-12)
+
+
 def test_combined_zscore_hand_worked():
     # gene A: z = -1, 0, 1; gene B: 10, 10, 40 -> z = (-10, -10, 20) / sqrt(300)
     x = np.array([[1.0, 2.0, 3.0], [10.0, 10.0, 40.0], [5.0, 6.0, 9.0]])
