@@ -173,8 +173,7 @@ def km_figure(data: CohortData, method: str, stats: pd.DataFrame, div_id: str) -
     fig.update_yaxes(title="at risk", row=2, col=1, fixedrange=True, showgrid=False,
                      zeroline=False, range=[-0.7, 1.7], categoryorder="array",
                      categoryarray=["high", "low"])
-    fig.update_xaxes(showgrid=False, row=2, col=1)
-    fig.update_xaxes(title="months", tickvals=grid, row=2, col=1)
+    fig.update_xaxes(title="months", tickvals=grid, showgrid=False, row=2, col=1)
     return _fig_html(fig, div_id)
 
 

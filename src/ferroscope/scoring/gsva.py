@@ -39,13 +39,13 @@ Genes with standard deviation below 1e-10 are dropped first, as R does for ``met
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
 from scipy.special import ndtr, pdtr
 
 from ._sets import SetIndex
+from ._threads import over_row_blocks
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ NEAR_TIE = 1e-9
 
 @numba.njit(cache=True, nogil=True)
 def _row_left_tail(row: np.ndarray, order: np.ndarray, bw: float, table: np.ndarray,
-                   out: np.ndarray) -> None:
+                   k_one: int, out: np.ndarray) -> None:
     """out[j] = r for sample j: log-odds of (1/n) sum_i K(row[j] - row[i]) with R's table
     kernel, each pair visited once.
 
@@ -68,9 +68,6 @@ def _row_left_tail(row: np.ndarray, order: np.ndarray, bw: float, table: np.ndar
     comes from a running window start instead of a loop.
     """
     n = row.shape[0]
-    k_one = 0
-    while k_one < table.shape[0] and table[k_one] < 1.0:
-        k_one += 1
     xs = row[order]  # order = argsort(row); ties in any order (they give T[0] both ways)
     acc = np.zeros(n)
     # R's index (int)(|d / bw| / 10 * 10000) needs two divisions per pair; d * 1000/bw is twice
@@ -152,29 +149,25 @@ def _row_left_tail(row: np.ndarray, order: np.ndarray, bw: float, table: np.ndar
 
 @numba.njit(parallel=True, cache=True, nogil=True)
 def _gaussian_block(x: np.ndarray, orders: np.ndarray, bw: np.ndarray, table: np.ndarray,
-                    out: np.ndarray) -> None:
+                    k_one: int, out: np.ndarray) -> None:
     for g in numba.prange(x.shape[0]):
-        _row_left_tail(x[g], orders[g], bw[g], table, out[g])
+        _row_left_tail(x[g], orders[g], bw[g], table, k_one, out[g])
 
 
 def _gaussian_log_odds(x: np.ndarray, bw: np.ndarray, table: np.ndarray) -> np.ndarray:
     """The kernel log-odds of every gene, in blocks of genes of about 4 M values.
 
-    Each block's rows are sorted by numpy in threads (its SIMD argsort is ~4x faster than
-    numba's), then the pair sums run in numba threads.
+    Each block's rows are sorted by numpy in threads, then the pair sums run in numba threads.
     """
     n_genes, n = x.shape
     out = np.empty((n_genes, n))
     rows = max(1, (1 << 22) // max(n, 1))
+    k_one = int(np.searchsorted(table, 1.0))  # first table entry equal to 1.0 (~8.3 bandwidths)
     for start in range(0, n_genes, rows):
         blk = x[start:start + rows]
-        _gaussian_block(blk, _row_orders(blk), bw[start:start + rows], table,
+        _gaussian_block(blk, _row_orders(blk), bw[start:start + rows], table, k_one,
                         out[start:start + rows])
     return out
-
-
-def _threads() -> int:
-    return max(1, numba.get_num_threads())
 
 
 def bandwidths(x: np.ndarray) -> np.ndarray:
@@ -185,36 +178,29 @@ def bandwidths(x: np.ndarray) -> np.ndarray:
     out = np.empty(x.shape[0])
     n = x.shape[1]
 
-    def block(start: int) -> None:
-        blk = x[start:start + 512].astype(np.longdouble)
+    def block(start: int, stop: int) -> None:
+        blk = x[start:stop].astype(np.longdouble)
         mean = blk.sum(axis=1) / n
         mean = mean + (blk - mean[:, None]).sum(axis=1) / n
         ss = ((blk - mean[:, None]) ** 2).sum(axis=1)
-        out[start:start + 512] = np.sqrt((ss / np.longdouble(n - 1)).astype(np.float64))
+        out[start:stop] = np.sqrt((ss / np.longdouble(n - 1)).astype(np.float64))
 
-    with ThreadPoolExecutor(_threads()) as pool:
-        list(pool.map(block, range(0, x.shape[0], 512)))
+    over_row_blocks(x.shape[0], block, step=512)
     return out / 4.0
 
 
 def _row_orders(a: np.ndarray, descending: bool = False) -> np.ndarray:
-    """argsort of every row of a (ties in any order), rows split over threads."""
+    """argsort of every row of a (ties in any order), rows split over threads; numpy's SIMD
+    argsort is ~4x faster than numba's. The walk kernel puts tied r back in input order, so
+    the sort need not be stable."""
     orders = np.empty(a.shape, dtype=np.int64)
-    step = max(1, -(-a.shape[0] // (4 * _threads())))
 
-    def block(start: int) -> None:
-        blk = a[start:start + step]
-        orders[start:start + step] = np.argsort(-blk if descending else blk, axis=1)
+    def block(start: int, stop: int) -> None:
+        blk = a[start:stop]
+        orders[start:stop] = np.argsort(-blk if descending else blk, axis=1)
 
-    with ThreadPoolExecutor(_threads()) as pool:
-        list(pool.map(block, range(0, a.shape[0], step)))
+    over_row_blocks(a.shape[0], block)
     return orders
-
-
-def _descending_orders(rt: np.ndarray) -> np.ndarray:
-    """argsort(-row) for every row of rt (samples x genes); the walk kernel puts ties back in
-    input order, so the sort need not be stable."""
-    return _row_orders(rt, descending=True)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -361,8 +347,9 @@ def walk_scores(r: np.ndarray, sets: list[np.ndarray], *, tau: float = 1.0,
     parts = []
     for start in range(0, r.shape[1], chunk_size):
         rt = np.ascontiguousarray(r[:, start:start + chunk_size].T)
-        parts.append(_walk(rt, _descending_orders(rt), index.flat, index.offsets, float(tau),
-                           mode, xx, bw, _TABLE, start))
+        orders = _row_orders(rt, descending=True)
+        parts.append(_walk(rt, orders, index.flat, index.offsets, float(tau), mode, xx, bw,
+                           _TABLE, start))
     return np.concatenate(parts, axis=1)
 
 

@@ -17,10 +17,9 @@ the whole signature, missing genes included, and warns).
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
-import numba
 import numpy as np
+
+from ._threads import over_row_blocks
 
 
 def min_ranks(x: np.ndarray, genes: np.ndarray) -> np.ndarray:
@@ -33,16 +32,13 @@ def min_ranks(x: np.ndarray, genes: np.ndarray) -> np.ndarray:
     """
     xt = np.ascontiguousarray(x.T)
     out = np.empty((len(genes), xt.shape[0]))
-    threads = max(1, numba.get_num_threads())
-    step = max(1, -(-xt.shape[0] // (4 * threads)))
 
-    def block(start: int) -> None:
-        part = np.sort(xt[start:start + step], axis=1)
-        for j in range(part.shape[0]):
+    def block(start: int, stop: int) -> None:
+        part = np.sort(xt[start:stop], axis=1)
+        for j in range(stop - start):
             out[:, start + j] = np.searchsorted(part[j], xt[start + j, genes], side="left") + 1
 
-    with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(block, range(0, xt.shape[0], step)))
+    over_row_blocks(xt.shape[0], block)
     return out
 
 
@@ -52,8 +48,7 @@ def score(x: np.ndarray, sets: list[np.ndarray], *, center: bool = True,
     n_genes = x.shape[0]
     union = np.unique(np.concatenate([np.asarray(i, dtype=np.int64) for i in sets] or
                                      [np.zeros(0, dtype=np.int64)]))
-    ranks = min_ranks(x, union)
-    row = {int(g): r for r, g in enumerate(union)}
+    ranks = min_ranks(x, union)  # row r holds gene union[r]
     out = np.full((len(sets), x.shape[1]), np.nan)
     for i, idx in enumerate(sets):
         k = len(idx)
@@ -61,6 +56,6 @@ def score(x: np.ndarray, sets: list[np.ndarray], *, center: bool = True,
             continue
         low = (k + 1) / 2.0
         high = (2 * n_genes - k + 1) / 2.0
-        mean_rank = ranks[[row[int(g)] for g in idx]].mean(axis=0)
+        mean_rank = ranks[np.searchsorted(union, idx)].mean(axis=0)
         out[i] = (mean_rank - low) / (high - low) - (0.5 if center else 0.0)
     return out
