@@ -263,32 +263,15 @@ def read_expression_supplement(path: str | Path, samples: pd.DataFrame, *, sampl
     """A supplementary expression table -> rows x GSM (columns named by the series' samples).
 
     Description lines before the header are skipped: the header is the first line starting
-    with ``header_startswith``, or else the first line holding a tab. Columns are matched to
-    samples by ``sample_key``: ``geo_accession``, ``title`` or ``title_suffix`` (the last
-    space-separated word of the sample title: GSE140901 title ``HCC S01`` -> column ``S01``).
+    with ``header_startswith``, or else the first line naming at least half of the samples.
+    Columns are matched to samples by ``sample_key``: ``geo_accession``, ``title`` or
+    ``title_suffix`` (the last space-separated word of the sample title: GSE140901 title
+    ``HCC S01`` -> column ``S01``).
     Rows starting with one of ``drop_row_prefixes`` (NanoString ``NEG_``/``POS_`` controls)
     are dropped and counted. Every sample of the series must have a column and every
     column a sample, else the run stops naming both lists.
     """
     path = Path(path)
-    opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
-        lines = fh.readlines()
-    start = next((i for i, ln in enumerate(lines)
-                  if (ln.startswith(header_startswith) if header_startswith else "\t" in ln)),
-                 None)
-    if start is None:
-        raise FerroscopeError(
-            "no header line found"
-            + (f" starting with '{header_startswith}'" if header_startswith else
-               " (no line holds a tab)") + ".", file=str(path),
-            field="expression_supplement.header_startswith",
-            fix="set header_startswith to the text the header row begins with.")
-    table = pd.read_csv(io.StringIO("".join(lines[start:])), sep="\t", index_col=0, dtype=str)
-    table = table.loc[:, ~table.columns.astype(str).str.startswith("Unnamed")]
-    table.columns = [str(c).strip() for c in table.columns]
-    table.index = pd.Index([str(i).strip() for i in table.index], name="gene")
-    table = table[~table.index.isin(["", "nan"])]
     if sample_key == "geo_accession":
         names = pd.Series(samples.index, index=samples.index)
     elif "title" not in samples.columns:
@@ -304,6 +287,32 @@ def read_expression_supplement(path: str | Path, samples: pd.DataFrame, *, sampl
         raise FerroscopeError(f"two samples share the name '{dup}' ({sample_key}).",
                               file=str(path), field="expression_supplement.sample_key",
                               fix="use sample_key: title or geo_accession.")
+    wanted = set(names)
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
+        lines = fh.readlines()
+
+    def is_header(line: str) -> bool:
+        if header_startswith:
+            return line.startswith(header_startswith)
+        cells = {c.strip().strip('"') for c in line.rstrip("\n").split("\t")[1:]}
+        return len(cells & wanted) >= max(1, len(wanted) // 2)
+
+    start = next((i for i, ln in enumerate(lines) if is_header(ln)), None)
+    if start is None:
+        raise FerroscopeError(
+            "no header line found"
+            + (f" starting with '{header_startswith}'" if header_startswith else
+               f" naming the samples by {sample_key} (e.g. {sorted(wanted)[:3]})")
+            + f"; the file starts {[ln[:60] for ln in lines[:3]]}.", file=str(path),
+            field="expression_supplement.sample_key",
+            fix="choose the sample_key that names the columns (geo_accession, title, "
+                "title_suffix) or set header_startswith.")
+    table = pd.read_csv(io.StringIO("".join(lines[start:])), sep="\t", index_col=0, dtype=str)
+    table = table.loc[:, ~table.columns.astype(str).str.startswith("Unnamed")]
+    table.columns = [str(c).strip() for c in table.columns]
+    table.index = pd.Index([str(i).strip() for i in table.index], name="gene")
+    table = table[~table.index.isin(["", "nan"])]
     to_gsm = {n: g for g, n in names.items()}
     unknown = [c for c in table.columns if c not in to_gsm]
     absent = [n for n in names if n not in table.columns]
