@@ -206,7 +206,9 @@ def _classify(series: pd.Series, groups: dict[str, tuple[str, list[Any]]], *, ke
             if not hit.any() and name != "excluded":
                 raise FerroscopeError(
                     f"value '{v}' declared in cohorts.{cohort}.clinical.{cfg_key} matches no "
-                    f"sample in column '{col}'. Observed values (count): {_observed(series)}.",
+                    f"sample in column '{col}'"
+                    + (" (this arm does not exist in the data)" if key == "arm" else "")
+                    + f". Observed values (count): {_observed(series)}.",
                     file=source, field=f"cohorts.{cohort}.clinical.{cfg_key}",
                     fix=f"edit cohorts.{cohort}.clinical.{cfg_key} to the values written in "
                         "the data (case and surrounding spaces are ignored).")
