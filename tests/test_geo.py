@@ -21,7 +21,9 @@ from ferroscope.sources import geo, tcga
 from .conftest import REPO, make_workdir, run_snakemake, shared_path
 from .mirror import Mirror
 
-TUMOUR = {"characteristic": "Tissue", "values": ["Liver Tumor Tissue"]}
+TUMOUR = {"characteristic": "Tissue", "values": ["Liver Tumor Tissue"],
+          "exclude_values": ["Liver Non-Tumor Tissue", "Liver tissue of six healthy donors",
+                             "Liver tissue of six healthy liver donors"]}
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +64,8 @@ def test_tumours_join_survival_on_gsm(gpl571, supplement):
     std = standardise_clinical(clin, {"sample_id": "geo_accession",
                                       "os_time": {"column": "Survival.months", "unit": "months"},
                                       "os_event": {"column": "Survival.status",
-                                                   "event_values": [1]}},
+                                                   "event_values": [1],
+                                                   "censor_values": [0]}},
                                source="supplement", cohort="GSE14520")
     has_os = std.dropna(subset=["os_time_months"])
     assert len(has_os) == 21 and int(has_os["os_event"].sum()) == 11
@@ -112,14 +115,17 @@ def test_duplicated_sample_ids_are_named(tmp_path, gpl571, supplement):
 
 def test_all_samples_lacking_survival_is_named(gpl571, supplement):
     gsm = geo.select_samples(gpl571, {"characteristic": "tissue",
-                                      "values": ["Liver Non-Tumor Tissue"]}, "m")
+                                      "values": ["Liver Non-Tumor Tissue"],
+                                      "exclude_values": TUMOUR["exclude_values"][1:]
+                                      + TUMOUR["values"]}, "m")
     clin = geo.clinical_table(gpl571, gsm, supplement, "Affy_GSM", "supplement")
     assert clin["Survival.months"].isna().all()  # survival is given on tumour rows only
     with pytest.raises(FerroscopeError, match="no sample has overall survival time"):
         standardise_clinical(clin, {"sample_id": "geo_accession",
                                     "os_time": {"column": "Survival.months", "unit": "months"},
                                     "os_event": {"column": "Survival.status",
-                                                 "event_values": [1]}},
+                                                 "event_values": [1],
+                                                   "censor_values": [0]}},
                              source="supplement", cohort="GSE14520")
 
 
@@ -129,7 +135,8 @@ def test_tcga_cdr_xlsx_gives_377_lihc_patients():
     assert len(cdr) == 377 and cdr["bcr_patient_barcode"].is_unique
     std = standardise_clinical(cdr, {"sample_id": "bcr_patient_barcode",
                                      "os_time": {"column": "OS.time", "unit": "days"},
-                                     "os_event": {"column": "OS", "event_values": [1]}},
+                                     "os_event": {"column": "OS", "event_values": [1],
+                                                   "censor_values": [0]}},
                                source="cdr", cohort="TCGA-LIHC")
     ok = std.dropna(subset=["os_time_months"])
     assert len(ok) == 376 and int(ok["os_event"].sum()) == 132
@@ -161,7 +168,8 @@ def geo_config(base_url: str) -> str:
         "clinical_supplement": {"file": "GSE14520_clinical_full.csv", "id_column": "Affy_GSM"},
         "clinical": {"sample_id": "geo_accession", "sample_title": "title",
                      "os_time": {"column": "Survival.months", "unit": "months"},
-                     "os_event": {"column": "Survival.status", "event_values": [1]}},
+                     "os_event": {"column": "Survival.status", "event_values": [1],
+                                  "censor_values": [0]}},
     }}
     return yaml.safe_dump(cfg)
 
