@@ -82,6 +82,7 @@ def test_probes_map_to_symbols_dropping_multi_gene_probes(gpl571):
         stats["probes_multi_gene"]
 
 
+@pytest.mark.bad_input
 def test_missing_table_begin_is_named(tmp_path):
     bad = tmp_path / "GSE1_series_matrix.txt.gz"
     with gzip.open(bad, "wt") as fh:
@@ -90,6 +91,7 @@ def test_missing_table_begin_is_named(tmp_path):
         geo.read_series_matrix(bad)
 
 
+@pytest.mark.bad_input
 def test_truncated_table_is_named(tmp_path):
     bad = tmp_path / "m.txt"
     bad.write_text('!Sample_geo_accession\t"GSM1"\n!series_matrix_table_begin\n"ID_REF"\t"GSM1"\n')
@@ -97,11 +99,13 @@ def test_truncated_table_is_named(tmp_path):
         geo.read_series_matrix(bad)
 
 
+@pytest.mark.bad_input
 def test_missing_characteristic_is_named(gpl571):
     with pytest.raises(FerroscopeError, match=r"characteristic 'histology'.*tissue"):
         geo.select_samples(gpl571, {"characteristic": "histology", "values": ["HCC"]}, "m")
 
 
+@pytest.mark.bad_input
 def test_duplicated_sample_ids_are_named(tmp_path, gpl571, supplement):
     bad = tmp_path / "m.txt"
     bad.write_text('!Sample_geo_accession\t"GSM1"\t"GSM1"\n!series_matrix_table_begin\n'
@@ -113,6 +117,7 @@ def test_duplicated_sample_ids_are_named(tmp_path, gpl571, supplement):
         geo.clinical_table(gpl571, list(gpl571.expression.columns), doubled, "Affy_GSM", "sup")
 
 
+@pytest.mark.bad_input
 def test_all_samples_lacking_survival_is_named(gpl571, supplement):
     gsm = geo.select_samples(gpl571, {"characteristic": "tissue",
                                       "values": ["Liver Non-Tumor Tissue"],
@@ -214,6 +219,7 @@ def test_gse14520_gpl571_through_the_workflow(geo_mirror, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.bad_input
 def test_unknown_accession_fails_with_the_url_and_leaves_nothing(geo_mirror, tmp_path):
     cfg = yaml.safe_load(geo_config(geo_mirror.url))
     cfg["cohorts"]["GSE14520_GPL571"]["accession"] = "GSE99999999"

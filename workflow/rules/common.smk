@@ -85,7 +85,10 @@ def download_files(cohort):
             "probemap": c["probemap_file"],
         }
         out = {k: (f, tcga.xena_url(xena, f)) for k, f in files.items()}
-        out["cdr"] = (tcga.CDR_FILE, f"{config['mirrors']['gdc_api']}/{c['cdr_file_id']}")
+        out["cdr"] = (
+            tcga.CDR_FILE,
+            f"{config['mirrors']['gdc_api']}/{c['cdr_file_id']}",
+        )
         if c.get("clinical_file"):
             out["gdc_clinical"] = (
                 c["clinical_file"],
