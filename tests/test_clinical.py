@@ -357,3 +357,15 @@ def test_deceased_beside_dead_stops_the_workflow_before_results(tmp_path):
     assert "Fix:" in log and "censor_values" in log
     assert not (wd / "results" / "local" / "prepared.h5ad").exists()
     assert not (wd / "results" / "local" / "clinical.tsv").exists()
+
+
+@pytest.mark.bad_input
+def test_response_arm_without_arm_mapping_stops_snakemake_before_any_job(tmp_path, cfg):
+    """Was a raw KeyError 'arm' in a job; now one config error at parse time."""
+    del cfg["cohorts"]["demo"]["clinical"]["arm"]
+    wd = make_workdir(tmp_path, yaml.safe_dump(cfg))
+    res = run_snakemake(wd, "-n")
+    out = res.stdout + res.stderr
+    assert res.returncode != 0
+    assert "cohorts.demo.clinical.arm" in out and "response.arm is 'sorafenib'" in out
+    assert "Fix:" in out and "KeyError" not in out and not (wd / "results").exists()

@@ -210,6 +210,9 @@ def test_gse14520_gpl571_through_the_workflow(geo_mirror, tmp_path):
     assert int(adata.obs["os_time_months"].notna().sum()) == 21
     assert {"SLC7A11", "GPX4", "NQO1"} <= set(adata.var_names)
     assert 2 < float(np.median(adata.X)) < 14  # log2 scale kept
+    keep = json.loads(adata.uns["clinical_mapping"])[0]
+    assert keep == {"mapping": "samples.keep", "column": "Tissue", "kept": 22, "dropped": 21,
+                    "excluded": 21, "missing": 0}
     dl = wd / "resources" / "cohorts" / "GSE14520_GPL571" / "download"
     assert sorted(p.name for p in dl.iterdir() if p.name.endswith(".sha256.json")) == sorted(
         f"{n}.sha256.json" for n in ("GSE14520-GPL571_series_matrix.txt.gz",

@@ -346,4 +346,5 @@ def test_public_gse140901_and_gse109211_through_the_workflow(tmp_path):
     assert storm_ad.n_obs == 140 and storm_ad.obs["arm"].value_counts().to_dict() == {
         "Plac": 73, "Sor": 67}
     mapping = json.loads(storm_ad.uns["clinical_mapping"])
-    assert {m["mapping"]: m["kept"] for m in mapping} == {"response": 140, "arm": 140}
+    assert {m["mapping"]: m["kept"] for m in mapping} == {"samples.keep": 140,
+                                                          "response": 140, "arm": 140}

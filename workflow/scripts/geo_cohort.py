@@ -1,9 +1,11 @@
 """Assemble a GEO cohort: series matrix (or a supplementary expression table) + platform table
 (+ clinical supplement) -> expression, clinical."""
 
+import json
+
 import _bootstrap  # noqa: F401  (puts the checkout's src/ on sys.path if needed)
 
-from ferroscope.io import read_table, write_tsv
+from ferroscope.io import atomic_open, read_table, write_tsv
 from ferroscope.logs import step_logging
 from ferroscope.sources import geo
 
@@ -46,3 +48,8 @@ with step_logging(snakemake.log[0], "geo_cohort") as log:
     expr.index.name = "gene"
     write_tsv(expr, snakemake.output.expression, index=True)
     write_tsv(clinical, snakemake.output.clinical)
+    keep = cfg.get("samples", {}).get("keep") or {}
+    with atomic_open(snakemake.output.selection, "w") as fh:
+        json.dump({"mapping": "samples.keep", "column": keep.get("characteristic", "(all)"),
+                   "kept": counts["kept"], "dropped": counts["excluded"] + counts["missing"],
+                   "excluded": counts["excluded"], "missing": counts["missing"]}, fh)
