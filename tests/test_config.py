@@ -136,8 +136,12 @@ def test_public_cohorts_dry_run_lists_downloads_from_the_public_hosts(tmp_path):
         "GSE109211/download/GSE109211_series_matrix.txt.gz",
         "GSE104580/download/GPL570.annot.gz",
         "GSE140901/download/GSE140901_series_matrix.txt.gz",
+        "GSE140901/download/GSE140901_processed_data.txt.gz",
+        "GSE109211/download/GPL13938_family.soft.gz",
     }
     assert {f"resources/cohorts/{e}" for e in expected} <= fetched
+    # GSE140901's rows are symbols: no platform table (GPL19965.annot.gz does not exist)
+    assert not [f for f in fetched if "GPL19965" in f or "GPL13938.annot" in f]
     assert "demo_cohort" not in out  # the cohort set replaced the demo cohorts
 
 

@@ -21,7 +21,9 @@ from ferroscope.sources import geo, tcga
 from .conftest import REPO, make_workdir, run_snakemake, shared_path
 from .mirror import Mirror
 
-TUMOUR = {"characteristic": "Tissue", "values": ["Liver Tumor Tissue"]}
+TUMOUR = {"characteristic": "Tissue", "values": ["Liver Tumor Tissue"],
+          "exclude_values": ["Liver Non-Tumor Tissue", "Liver tissue of six healthy donors",
+                             "Liver tissue of six healthy liver donors"]}
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +64,8 @@ def test_tumours_join_survival_on_gsm(gpl571, supplement):
     std = standardise_clinical(clin, {"sample_id": "geo_accession",
                                       "os_time": {"column": "Survival.months", "unit": "months"},
                                       "os_event": {"column": "Survival.status",
-                                                   "event_values": [1]}},
+                                                   "event_values": [1],
+                                                   "censor_values": [0]}},
                                source="supplement", cohort="GSE14520")
     has_os = std.dropna(subset=["os_time_months"])
     assert len(has_os) == 21 and int(has_os["os_event"].sum()) == 11
@@ -79,6 +82,7 @@ def test_probes_map_to_symbols_dropping_multi_gene_probes(gpl571):
         stats["probes_multi_gene"]
 
 
+@pytest.mark.bad_input
 def test_missing_table_begin_is_named(tmp_path):
     bad = tmp_path / "GSE1_series_matrix.txt.gz"
     with gzip.open(bad, "wt") as fh:
@@ -87,6 +91,7 @@ def test_missing_table_begin_is_named(tmp_path):
         geo.read_series_matrix(bad)
 
 
+@pytest.mark.bad_input
 def test_truncated_table_is_named(tmp_path):
     bad = tmp_path / "m.txt"
     bad.write_text('!Sample_geo_accession\t"GSM1"\n!series_matrix_table_begin\n"ID_REF"\t"GSM1"\n')
@@ -94,11 +99,13 @@ def test_truncated_table_is_named(tmp_path):
         geo.read_series_matrix(bad)
 
 
+@pytest.mark.bad_input
 def test_missing_characteristic_is_named(gpl571):
     with pytest.raises(FerroscopeError, match=r"characteristic 'histology'.*tissue"):
         geo.select_samples(gpl571, {"characteristic": "histology", "values": ["HCC"]}, "m")
 
 
+@pytest.mark.bad_input
 def test_duplicated_sample_ids_are_named(tmp_path, gpl571, supplement):
     bad = tmp_path / "m.txt"
     bad.write_text('!Sample_geo_accession\t"GSM1"\t"GSM1"\n!series_matrix_table_begin\n'
@@ -110,16 +117,20 @@ def test_duplicated_sample_ids_are_named(tmp_path, gpl571, supplement):
         geo.clinical_table(gpl571, list(gpl571.expression.columns), doubled, "Affy_GSM", "sup")
 
 
+@pytest.mark.bad_input
 def test_all_samples_lacking_survival_is_named(gpl571, supplement):
     gsm = geo.select_samples(gpl571, {"characteristic": "tissue",
-                                      "values": ["Liver Non-Tumor Tissue"]}, "m")
+                                      "values": ["Liver Non-Tumor Tissue"],
+                                      "exclude_values": TUMOUR["exclude_values"][1:]
+                                      + TUMOUR["values"]}, "m")
     clin = geo.clinical_table(gpl571, gsm, supplement, "Affy_GSM", "supplement")
     assert clin["Survival.months"].isna().all()  # survival is given on tumour rows only
     with pytest.raises(FerroscopeError, match="no sample has overall survival time"):
         standardise_clinical(clin, {"sample_id": "geo_accession",
                                     "os_time": {"column": "Survival.months", "unit": "months"},
                                     "os_event": {"column": "Survival.status",
-                                                 "event_values": [1]}},
+                                                 "event_values": [1],
+                                                   "censor_values": [0]}},
                              source="supplement", cohort="GSE14520")
 
 
@@ -129,7 +140,8 @@ def test_tcga_cdr_xlsx_gives_377_lihc_patients():
     assert len(cdr) == 377 and cdr["bcr_patient_barcode"].is_unique
     std = standardise_clinical(cdr, {"sample_id": "bcr_patient_barcode",
                                      "os_time": {"column": "OS.time", "unit": "days"},
-                                     "os_event": {"column": "OS", "event_values": [1]}},
+                                     "os_event": {"column": "OS", "event_values": [1],
+                                                   "censor_values": [0]}},
                                source="cdr", cohort="TCGA-LIHC")
     ok = std.dropna(subset=["os_time_months"])
     assert len(ok) == 376 and int(ok["os_event"].sum()) == 132
@@ -161,7 +173,8 @@ def geo_config(base_url: str) -> str:
         "clinical_supplement": {"file": "GSE14520_clinical_full.csv", "id_column": "Affy_GSM"},
         "clinical": {"sample_id": "geo_accession", "sample_title": "title",
                      "os_time": {"column": "Survival.months", "unit": "months"},
-                     "os_event": {"column": "Survival.status", "event_values": [1]}},
+                     "os_event": {"column": "Survival.status", "event_values": [1],
+                                  "censor_values": [0]}},
     }}
     return yaml.safe_dump(cfg)
 
@@ -197,6 +210,9 @@ def test_gse14520_gpl571_through_the_workflow(geo_mirror, tmp_path):
     assert int(adata.obs["os_time_months"].notna().sum()) == 21
     assert {"SLC7A11", "GPX4", "NQO1"} <= set(adata.var_names)
     assert 2 < float(np.median(adata.X)) < 14  # log2 scale kept
+    keep = json.loads(adata.uns["clinical_mapping"])[0]
+    assert keep == {"mapping": "samples.keep", "column": "Tissue", "kept": 22, "dropped": 21,
+                    "excluded": 21, "missing": 0}
     dl = wd / "resources" / "cohorts" / "GSE14520_GPL571" / "download"
     assert sorted(p.name for p in dl.iterdir() if p.name.endswith(".sha256.json")) == sorted(
         f"{n}.sha256.json" for n in ("GSE14520-GPL571_series_matrix.txt.gz",
@@ -206,6 +222,7 @@ def test_gse14520_gpl571_through_the_workflow(geo_mirror, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.bad_input
 def test_unknown_accession_fails_with_the_url_and_leaves_nothing(geo_mirror, tmp_path):
     cfg = yaml.safe_load(geo_config(geo_mirror.url))
     cfg["cohorts"]["GSE14520_GPL571"]["accession"] = "GSE99999999"

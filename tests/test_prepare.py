@@ -15,9 +15,9 @@ ALIASES = AliasTable({"FSP1": "AIFM2", "NRF2": "NFE2L2"})
 MAPPING = {
     "sample_id": "id",
     "os_time": {"column": "days", "unit": "days"},
-    "os_event": {"column": "status", "event_values": ["Dead", 1]},
-    "response": {"column": "resp", "responder_values": ["CR", "PR"],
-                 "non_responder_values": ["SD", "PD"]},
+    "os_event": {"column": "status", "event_values": ["Dead"], "censor_values": ["Alive"]},
+    "response": {"column": "resp", "responder_values": ["PR"],
+                 "non_responder_values": ["PD"], "exclude_values": ["NE"]},
 }
 
 
@@ -79,8 +79,9 @@ def test_duplicated_clinical_sample_is_named():
 
 
 def test_event_values_that_match_nothing_are_named():
-    mapping = dict(MAPPING, os_event={"column": "status", "event_values": ["deceased"]})
-    with pytest.raises(FerroscopeError, match="event_values.*values seen"):
+    mapping = dict(MAPPING, os_event={"column": "status", "event_values": ["deceased"],
+                                      "censor_values": ["Alive"]})
+    with pytest.raises(FerroscopeError, match="event_values matches no sample.*'Dead' 1"):
         standardise_clinical(clinical(), mapping, source="c.tsv", cohort="x")
 
 
@@ -95,7 +96,8 @@ def test_no_shared_sample_ids_is_named():
 def test_numeric_event_codes_match_float_columns():
     """A 0/1 column with a missing value is read as 0.0/1.0; event_values [1] must still match."""
     raw = pd.DataFrame({"id": ["a", "b", "c"], "days": [10.0, 20.0, 30.0],
-                        "status": [1.0, 0.0, np.nan], "resp": ["PR", "PD", "SD"]})
-    mapping = dict(MAPPING, os_event={"column": "status", "event_values": [1]})
+                        "status": [1.0, 0.0, np.nan], "resp": ["PR", "PD", "NE"]})
+    mapping = dict(MAPPING, os_event={"column": "status", "event_values": [1],
+                                      "censor_values": [0]})
     out = standardise_clinical(raw, mapping, source="c.tsv", cohort="x")
     assert out["os_event"].tolist()[:2] == [1.0, 0.0] and np.isnan(out["os_event"][2])

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.shared
 GENES = {"SLC7A11": "ENSG00000151012", "NQO1": "ENSG00000181019"}
 CDR_MAPPING = {"sample_id": "bcr_patient_barcode",
                "os_time": {"column": "OS.time", "unit": "days"},
-               "os_event": {"column": "OS", "event_values": [1]}}
+               "os_event": {"column": "OS", "event_values": [1], "censor_values": [0]}}
 
 
 @pytest.fixture(scope="module")

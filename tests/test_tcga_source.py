@@ -65,7 +65,8 @@ def test_tcga_lihc_through_the_workflow(hub, tmp_path):
         "clinical": {"sample_id": "bcr_patient_barcode",
                      "covariates": ["gdc_stage_group", "ajcc_pathologic_tumor_stage"],
                      "os_time": {"column": "OS.time", "unit": "days"},
-                     "os_event": {"column": "OS", "event_values": [1]}}}}
+                     "os_event": {"column": "OS", "event_values": [1],
+                                  "censor_values": [0]}}}}
     wd = make_workdir(tmp_path / "wd", yaml.safe_dump(cfg))
     res = run_snakemake(wd, "results/TCGA-LIHC/prepared.h5ad")
     assert res.returncode == 0, res.stderr[-4000:]

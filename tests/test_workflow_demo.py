@@ -111,8 +111,10 @@ def test_public_text_is_escaped_in_report(tmp_path):
 def test_impossible_tests_are_explained_in_place(tmp_path):
     """One response class and an unscorable set: the report says why, where the plot would be."""
     def one_class(cohort):
-        evaluable = cohort.clinical["best_response"] != ""
-        cohort.clinical.loc[evaluable, "best_response"] = "PR"
+        # every treated patient responds (the placebo arm keeps SD/PD, so the declared
+        # non-responder values still occur: strict mapping would stop on values matching none)
+        treated = cohort.clinical["treatment"] == "sorafenib"
+        cohort.clinical.loc[treated, "best_response"] = "PR"
 
     wd = make_workdir(tmp_path, local_cohort_config(tmp_path, mutate=one_class))
     res = run_snakemake(wd)

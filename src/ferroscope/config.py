@@ -154,24 +154,82 @@ def validate_config(config: Mapping[str, Any], *, schema_dir: str | Path,
                                           field=f"cohorts.{cid}.{key}",
                                           fix="see config/public_cohorts.yaml for an example.")
         if cohort["source"] == "geo":
-            for key in ("accession", "platform", "probe_table"):
-                if not cohort.get(key):
-                    raise FerroscopeError("a GEO cohort needs this key.", file=config_file,
-                                          field=f"cohorts.{cid}.{key}",
-                                          fix="see README 'Public cohorts' for an example.")
-            pt = cohort["probe_table"]
-            if ("file" in pt) == ("url" in pt):
-                raise FerroscopeError("give exactly one of file and url.", file=config_file,
-                                      field=f"cohorts.{cid}.probe_table",
-                                      fix="file: a name under GEO's platform annot folder, or "
-                                          "url: a full URL.")
-        clin = cohort["clinical"]
-        for ep in ENDPOINTS:
-            if (f"{ep}_time" in clin) != (f"{ep}_event" in clin):
-                raise FerroscopeError(f"{ep}_time and {ep}_event must be given together.",
-                                      file=config_file, field=f"cohorts.{cid}.clinical",
-                                      fix=f"add the missing {ep}_time or {ep}_event mapping.")
+            _check_geo(cid, cohort, config_file)
+        _check_clinical(cid, cohort["clinical"], config_file)
+    _check_endpoints(cfg, config_file)
     return cfg
+
+
+def _check_geo(cid: str, cohort: dict[str, Any], config_file: str) -> None:
+    """A GEO cohort names its series, platform and how rows become gene symbols."""
+    sup = cohort.get("expression_supplement")
+    needs_probes = sup is None or sup.get("rows", "symbols") == "probes"
+    for key in ("accession", "platform", *(["probe_table"] if needs_probes else [])):
+        if not cohort.get(key):
+            raise FerroscopeError(
+                "a GEO cohort needs this key" + (" (its expression rows are probes)."
+                                                 if key == "probe_table" else "."),
+                file=config_file, field=f"cohorts.{cid}.{key}",
+                fix="see README 'Public cohorts' and config/public_cohorts.yaml for examples.")
+    pt = cohort.get("probe_table")
+    if pt is not None and ("file" in pt) == ("url" in pt):
+        raise FerroscopeError("give exactly one of file and url.", file=config_file,
+                              field=f"cohorts.{cid}.probe_table",
+                              fix="file: a name under GEO's platform annot (or soft) folder, "
+                                  "or url: a full URL.")
+
+
+def _check_clinical(cid: str, clin: dict[str, Any], config_file: str) -> None:
+    """Outcome blocks: time and event in pairs, at least one outcome, arms that can be found."""
+    for ep in ENDPOINTS:
+        if (f"{ep}_time" in clin) != (f"{ep}_event" in clin):
+            raise FerroscopeError(f"{ep}_time and {ep}_event must be given together.",
+                                  file=config_file, field=f"cohorts.{cid}.clinical",
+                                  fix=f"add the missing {ep}_time or {ep}_event mapping.")
+    if not any(f"{ep}_time" in clin for ep in ENDPOINTS) and "response" not in clin:
+        raise FerroscopeError(
+            "the cohort has no outcome: neither a survival endpoint nor a response block, so "
+            "nothing could be tested in it.", file=config_file, field=f"cohorts.{cid}.clinical",
+            fix="add os_time + os_event (or rfs/dfs/pfi/dss), or a response: block, or remove "
+                "the cohort.")
+    resp = clin.get("response", {})
+    if resp.get("control_arm") and not resp.get("arm"):
+        raise FerroscopeError(
+            "response.control_arm is set without response.arm (the treated arm).",
+            file=config_file, field=f"cohorts.{cid}.clinical.response.arm",
+            fix="name the treated arm in response.arm, or remove control_arm.")
+    if resp.get("arm") and "arm" not in clin:
+        raise FerroscopeError(
+            f"response.arm is '{resp['arm']}' but the cohort has no arm mapping, so no sample "
+            "can be found in that arm.", file=config_file, field=f"cohorts.{cid}.clinical.arm",
+            fix=f"add cohorts.{cid}.clinical.arm: {{column: <column holding the arms>}}, or "
+                "remove response.arm and response.control_arm.")
+    if resp.get("arm") and str(resp["arm"]).strip().lower() == str(
+            resp.get("control_arm", "")).strip().lower():
+        raise FerroscopeError("response.arm and response.control_arm are the same arm.",
+                              file=config_file, field=f"cohorts.{cid}.clinical.response",
+                              fix="name two different arms.")
+
+
+def _check_endpoints(cfg: dict[str, Any], config_file: str) -> None:
+    """Each endpoint of survival.endpoints must be mapped in at least one cohort.
+
+    Cohorts lacking an endpoint are listed in the report; a config whose cohorts have no
+    survival mapping at all (response only) runs no survival analysis and this check is moot.
+    """
+    cohorts = cfg.get("cohorts", {})
+    mapped = {ep for c in cohorts.values() for ep in ENDPOINTS
+              if f"{ep}_time" in c.get("clinical", {})}
+    if not mapped:
+        return
+    for ep in cfg.get("survival", {}).get("endpoints", []):
+        if ep not in mapped:
+            raise FerroscopeError(
+                f"endpoint '{ep}' is asked for in survival.endpoints but no cohort maps it "
+                f"(no cohort has clinical.{ep}_time / {ep}_event; mapped: "
+                f"{', '.join(sorted(mapped))}).", file=config_file, field="survival.endpoints",
+                fix=f"remove '{ep}' from survival.endpoints or map {ep}_time and {ep}_event in "
+                    "a cohort.")
 
 
 def load_config(path: str | Path, *, schema_dir: str | Path, base_dir: str | Path = ".",

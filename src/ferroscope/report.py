@@ -41,6 +41,27 @@ class CohortData:
     n_genes: int = 0
     prepare_notes: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
+    #: per clinical mapping (os_event, response, arm, ...): samples kept and dropped
+    clinical_mapping: list[dict[str, Any]] = field(default_factory=list)
+
+
+def mapping_summary(records: list[dict[str, Any]]) -> list[str]:
+    """One line per clinical mapping: what it kept and what it dropped, and why."""
+    lines = []
+    for r in records:
+        why = [f"{k.replace('_', ' ')} {v}" for k, v in r.items()
+               if k in ("events", "censored", "responders", "non_responders", "excluded",
+                        "missing", "event_missing", "time_missing") and v]
+        if isinstance(r.get("arms"), dict):
+            why = [f"{k} {v}" for k, v in r["arms"].items()] + why
+        lines.append(f"{r['mapping']} ({r['column']}): {r['kept']} kept, {r['dropped']} dropped"
+                     + (f" ({', '.join(why)})" if why else ""))
+    return lines
+
+
+def missing_endpoints(data: CohortData, endpoints: list[str]) -> list[str]:
+    """Endpoints of survival.endpoints that this cohort does not map (not tested in it)."""
+    return [ep for ep in endpoints if f"{ep}_time_months" not in data.clinical.columns]
 
 
 def _esc(text: object) -> str:
@@ -283,6 +304,9 @@ def render(stats: pd.DataFrame, cohorts: list[CohortData], config: dict[str, Any
             "roc": roc_figure(d, primary, stats, f"roc-{i}"),
             "heatmap": correlation_heatmap(d, primary, f"heat-{i}"),
             "notes": d.prepare_notes,
+            "mapping": mapping_summary(d.clinical_mapping),
+            "missing_endpoints": missing_endpoints(
+                d, list(config.get("survival", {}).get("endpoints", []))),
             "not_tested": stats[(stats["cohort"] == d.cohort) & (stats["status"] != "ok")]
             .to_dict("records"),
             "not_scored": d.coverage[~d.coverage["scored"].astype(bool)].to_dict("records"),

@@ -73,46 +73,53 @@ def cohorts_of(*sources):
     return "|".join(map(re.escape, ids)) if ids else "(?!)"
 
 
-def downloads(cohort):
-    """file name -> URL of every download of a public cohort (GEO or TCGA)."""
+def download_files(cohort):
+    """role -> (file name, URL) of every download of a public cohort (GEO or TCGA)."""
     from ferroscope.sources import geo, tcga
 
     c = config["cohorts"][cohort]
     if c["source"] == "tcga":
         xena = config["mirrors"]["xena_gdc"]
-        urls = {
-            c["expression_file"]: tcga.xena_url(xena, c["expression_file"]),
-            c["probemap_file"]: tcga.xena_url(xena, c["probemap_file"]),
-            tcga.CDR_FILE: f"{config['mirrors']['gdc_api']}/{c['cdr_file_id']}",
+        files = {
+            "expression": c["expression_file"],
+            "probemap": c["probemap_file"],
         }
+        out = {k: (f, tcga.xena_url(xena, f)) for k, f in files.items()}
+        out["cdr"] = (
+            tcga.CDR_FILE,
+            f"{config['mirrors']['gdc_api']}/{c['cdr_file_id']}",
+        )
         if c.get("clinical_file"):
-            urls[c["clinical_file"]] = tcga.xena_url(xena, c["clinical_file"])
-        return urls
+            out["gdc_clinical"] = (
+                c["clinical_file"],
+                tcga.xena_url(xena, c["clinical_file"]),
+            )
+        return out
     base = config["mirrors"]["geo"]
     gse = c["accession"]
     gpl = c["platform"] if c.get("multi_platform") else None
-    urls = {}
     matrix = geo.series_matrix_url(base, gse, gpl)
-    urls[matrix.rsplit("/", 1)[1]] = matrix
-    pt = c["probe_table"]
-    annot_dir = geo.platform_annot_url(base, c["platform"]).rsplit("/", 1)[0]
-    table = pt.get("url") or f"{annot_dir}/{pt['file']}"
-    urls[table.rsplit("/", 1)[1]] = table
-    sup = c.get("clinical_supplement")
-    if sup:
-        urls[sup["file"]] = geo.supplement_url(base, gse, sup["file"])
-    return urls
+    out = {"matrix": (matrix.rsplit("/", 1)[1], matrix)}
+    pt = c.get("probe_table")
+    if pt:
+        table = pt.get("url") or geo.platform_file_url(base, c["platform"], pt["file"])
+        out["probe_table"] = (table.rsplit("/", 1)[1], table)
+    for role in ("clinical_supplement", "expression_supplement"):
+        if c.get(role):
+            name = c[role]["file"]
+            out[role] = (name, geo.supplement_url(base, gse, name))
+    return out
+
+
+def downloads(cohort):
+    """file name -> URL of every download of a public cohort (GEO or TCGA)."""
+    return dict(download_files(cohort).values())
 
 
 def download_inputs(cohort):
     """The downloads of a public cohort as named inputs of its assembly rule."""
-    names = list(downloads(cohort))
     folder = f"resources/cohorts/{cohort}/download"
-    if config["cohorts"][cohort]["source"] == "tcga":
-        keys = ["expression", "probemap", "cdr", "gdc_clinical"]
-    else:
-        keys = ["matrix", "probe_table", "supplement"]
-    return {k: f"{folder}/{n}" for k, n in zip(keys, names)}
+    return {k: f"{folder}/{name}" for k, (name, _) in download_files(cohort).items()}
 
 
 def cohort_cfg(wildcards):
@@ -137,10 +144,17 @@ def has_response(cohort):
     return "response" in config["cohorts"][cohort]["clinical"]
 
 
+def has_survival(cohort):
+    """The cohort maps at least one endpoint of survival.endpoints (else no survival job)."""
+    clin = config["cohorts"][cohort]["clinical"]
+    return any(f"{ep}_time" in clin for ep in config["survival"]["endpoints"])
+
+
 def per_cohort_method(pattern, cohorts=None):
+    """One path per cohort x method; `cohorts=[]` means none (not all)."""
     return [
         pattern.format(cohort=c, method=m)
-        for c in (cohorts or COHORTS)
+        for c in (COHORTS if cohorts is None else cohorts)
         for m in METHODS
     ]
 
@@ -148,13 +162,15 @@ def per_cohort_method(pattern, cohorts=None):
 def static_figures():
     figs = [
         f"results/figures/forest_{a}_{m}.{ext}"
-        for a in ["cox_hr_per_sd"]
+        for a in (["cox_hr_per_sd"] if any(map(has_survival, COHORTS)) else [])
         + (["auc"] if any(map(has_response, COHORTS)) else [])
         for m in METHODS
         for ext in ("png", "svg")
     ]
     for c in COHORTS:
-        kinds = ["km"] if "os_time" in config["cohorts"][c]["clinical"] else []
+        clin = config["cohorts"][c]["clinical"]
+        os_tested = "os_time" in clin and "os" in config["survival"]["endpoints"]
+        kinds = ["km"] if os_tested else []
         kinds += ["roc"] if has_response(c) else []
         figs += [
             f"results/figures/{k}_{c}.{ext}" for k in kinds for ext in ("png", "svg")

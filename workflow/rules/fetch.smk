@@ -23,6 +23,8 @@ rule geo_cohort:
     output:
         expression="resources/cohorts/{cohort}/expression.tsv.gz",
         clinical="resources/cohorts/{cohort}/clinical.tsv",
+        # samples.keep counts (kept / excluded / missing), shown in the report
+        selection="resources/cohorts/{cohort}/selection.json",
     log:
         "logs/geo_cohort/{cohort}.log",
     wildcard_constraints:

@@ -1,7 +1,10 @@
 rule statistics:
     """All cohorts x methods x sets x endpoints in one table, with BH FDR per method."""
     input:
-        survival=per_cohort_method("results/{cohort}/survival/{method}.tsv"),
+        survival=per_cohort_method(
+            "results/{cohort}/survival/{method}.tsv",
+            cohorts=[c for c in COHORTS if has_survival(c)],
+        ),
         response=per_cohort_method(
             "results/{cohort}/response/{method}.tsv",
             cohorts=[c for c in COHORTS if has_response(c)],

@@ -1,5 +1,8 @@
 """Raw expression + clinical table -> prepared AnnData and standard clinical table."""
 
+import json
+from pathlib import Path
+
 import _bootstrap  # noqa: F401  (puts the checkout's src/ on sys.path if needed)
 
 from ferroscope import prepare, provenance
@@ -26,6 +29,12 @@ with step_logging(snakemake.log[0], "prepare") as log:
                                   source=snakemake.input.clinical, provenance=prov)
     log.info("%s: %d samples x %d genes; %s", cohort_id, adata.n_obs, adata.n_vars,
              notes.scale_detected)
+    # per clinical mapping: samples kept and dropped (shown in the report's cohort table)
+    # (a GEO cohort's sample selection is written beside its clinical table by geo_cohort)
+    selection = Path(snakemake.input.clinical).with_name("selection.json")
+    records = ([json.loads(selection.read_text())]
+               if cfg["source"] == "geo" and selection.is_file() else [])
+    adata.uns["clinical_mapping"] = json.dumps(records + clinical.attrs.get("mapping", []))
     adata.uns["description"] = cfg.get("description", "")
     adata.uns["platform"] = cfg.get("platform", "")
     prepare.write_h5ad(adata, snakemake.output.h5ad)

@@ -3,6 +3,7 @@
 import _bootstrap  # noqa: F401  (puts the checkout's src/ on sys.path if needed)
 import pandas as pd
 
+from ferroscope.errors import FerroscopeError
 from ferroscope.io import write_tsv
 from ferroscope.logs import step_logging
 from ferroscope.response import auc_test, interaction_test
@@ -12,10 +13,19 @@ with step_logging(snakemake.log[0], "response") as log:
     scores = pd.read_csv(snakemake.input.scores, sep="\t", index_col="sample_id")
     clin = pd.read_csv(snakemake.input.clinical, sep="\t", index_col="sample_id",
                        keep_default_na=True).reindex(scores.index)
-    arm = str(clin["response_arm"].dropna().iloc[0]) if clin["response_arm"].notna().any() else ""
-    control = snakemake.params.control_arm
+    # the prepare step wrote the arms as config names them (matched case-insensitively)
+    arm = str(snakemake.params.arm or "")
+    control = str(snakemake.params.control_arm or "")
     covs = clin[list(snakemake.params.covariates)]
-    treated = clin[clin["arm"].astype(str) == arm] if arm else clin
+    arms = clin["arm"].fillna("").astype(str) if "arm" in clin else pd.Series("", clin.index)
+    treated = clin[arms == arm] if arm else clin
+    if arm and treated.empty:
+        seen = ", ".join(f"'{a}' {n}" for a, n in arms.value_counts().items())
+        raise FerroscopeError(
+            f"no scored sample is in arm '{arm}' (arms of the scored samples: {seen}).",
+            file=snakemake.input.clinical, field=f"cohorts.{snakemake.wildcards.cohort}."
+            "clinical.response.arm", fix="name an arm present in the data, or check that the "
+            "samples of that arm have expression.")
     if arm:
         log.info("response analysed in arm '%s' (%d patients)", arm, len(treated))
     results = {}

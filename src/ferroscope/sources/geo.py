@@ -30,6 +30,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ..errors import FerroscopeError
@@ -55,6 +56,16 @@ def supplement_url(base: str, gse: str, file: str) -> str:
 
 def platform_annot_url(base: str, gpl: str) -> str:
     return f"{base.rstrip('/')}/platforms/{_stub(gpl)}/{gpl}/annot/{gpl}.annot.gz"
+
+
+def platform_file_url(base: str, gpl: str, file: str) -> str:
+    """A platform file: ``.../annot/{file}``, or ``.../soft/{file}`` for a SOFT family file.
+
+    Platforms without a curated ``.annot.gz`` (GPL13938, GPL19965, ...) have their full table
+    only in the SOFT family file ``GPLxxx_family.soft.gz``.
+    """
+    folder = "soft" if file.endswith((".soft.gz", ".soft")) else "annot"
+    return f"{base.rstrip('/')}/platforms/{_stub(gpl)}/{gpl}/{folder}/{file}"
 
 
 @dataclass
@@ -96,7 +107,10 @@ def read_series_matrix(path: str | Path) -> SeriesMatrix:
     if state != "end":
         raise FerroscopeError("no '!series_matrix_table_end' line: the file is truncated.",
                               file=str(path), fix="delete the file to download it again.")
-    expr = pd.read_csv(io.StringIO("".join(table)), sep="\t", index_col=0, quotechar='"')
+    if any(ln.strip() for ln in table):
+        expr = pd.read_csv(io.StringIO("".join(table)), sep="\t", index_col=0, quotechar='"')
+    else:  # series whose data are only in supplementary files (e.g. GSE140901)
+        expr = pd.DataFrame(index=pd.Index([], name="ID_REF"))
     expr.index = expr.index.astype(str)
     gsm = [g for row in header.get("Sample_geo_accession", []) for g in row]
     if not gsm:
@@ -123,27 +137,49 @@ def read_series_matrix(path: str | Path) -> SeriesMatrix:
     return SeriesMatrix(expr, samples, platforms)
 
 
+SYMBOL_COLUMNS = ("Gene symbol", "Gene Symbol", "Symbol", "GENE_SYMBOL", "symbol", "ORF")
+
+
 def read_platform_table(path: str | Path, probe_column: str, symbol_column: str) -> pd.Series:
-    """probe -> HGNC symbol from a platform table (GEO .annot/.soft table or a TSV)."""
+    """probe -> HGNC symbol from a platform table.
+
+    Layouts: GEO ``.annot.gz`` and SOFT family files (``^PLATFORM`` header, ``#column = ...``
+    descriptions, then the table between ``!platform_table_begin`` and
+    ``!platform_table_end``; only the first platform table is read, sample tables that may
+    follow are not), or a plain TSV whose header is the first line not starting with ``#``,
+    ``!`` or ``^``. The file is streamed, so a large SOFT file is read up to the table end.
+    """
     path = Path(path)
     opener = gzip.open if path.name.endswith(".gz") else open
+    lines: list[str] = []
+    soft = False
     with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
-        lines = fh.readlines()
-    begin = next((i for i, ln in enumerate(lines) if ln.startswith("!platform_table_begin")),
-                 None)
-    if begin is not None:  # GEO .annot / SOFT layout
-        end = next((i for i, ln in enumerate(lines) if ln.startswith("!platform_table_end")),
-                   len(lines))
-        lines = lines[begin + 1:end]
-    else:
-        lines = [ln for ln in lines if not ln.startswith(("#", "!", "^"))]
-    table = pd.read_csv(io.StringIO("".join(lines)), sep="\t", dtype=str)
-    for col in (probe_column, symbol_column):
+        for line in fh:
+            if line.startswith("!platform_table_begin"):
+                soft, lines = True, []
+                continue
+            if soft and line.startswith("!platform_table_end"):
+                break
+            if soft or not line.startswith(("#", "!", "^")):
+                lines.append(line)
+    if not lines:
+        raise FerroscopeError("the platform table is empty (no header line).", file=str(path),
+                              field="probe_table",
+                              fix="delete the file to download it again, or check its name.")
+    table = pd.read_csv(io.StringIO("".join(lines)), sep="\t", dtype=str, quoting=3)
+    table.columns = [str(c).strip().strip('"') for c in table.columns]
+    for key, col in (("probe_column", probe_column), ("symbol_column", symbol_column)):
         if col not in table.columns:
-            raise FerroscopeError(f"column '{col}' not in the platform table (columns: "
-                                  f"{list(table.columns)[:8]}).", file=str(path),
-                                  field="probe_table", fix="name the probe and symbol columns.")
-    return table.set_index(probe_column)[symbol_column]
+            likely = [c for c in SYMBOL_COLUMNS if c in table.columns]
+            raise FerroscopeError(
+                f"column '{col}' not in the platform table (columns: "
+                f"{', '.join(map(str, table.columns))})"
+                + (f"; symbol columns present: {likely}" if likely else "") + ".",
+                file=str(path), field=f"probe_table.{key}",
+                fix="name the probe and symbol columns as written in the table's header.")
+    table[probe_column] = table[probe_column].astype(str).str.strip().str.strip('"')
+    sym = table.set_index(probe_column)[symbol_column]
+    return sym.astype("string").str.strip().str.strip('"')
 
 
 def map_probes(expr: pd.DataFrame, symbols: pd.Series) -> tuple[pd.DataFrame, dict[str, int]]:
@@ -160,25 +196,148 @@ def map_probes(expr: pd.DataFrame, symbols: pd.Series) -> tuple[pd.DataFrame, di
     return out, stats
 
 
-def select_samples(sm: SeriesMatrix, keep: dict | None, source: str) -> list[str]:
-    """GSM ids to keep: all, or those whose characteristic matches one of the values."""
+def select_samples(sm: SeriesMatrix, keep: dict | None, source: str,
+                   counts: dict[str, int] | None = None) -> list[str]:
+    """GSM ids to keep: all, or those whose characteristic is one of ``keep['values']``.
+
+    Strict like the clinical mappings: each kept value must match a sample, and every sample
+    with a value must be in ``values`` or ``exclude_values`` (else the run stops listing every
+    observed value with its count). Samples without the characteristic are dropped and
+    counted. Values compare case- and surrounding-space-insensitively. ``counts`` (if given)
+    receives kept / excluded / missing.
+    """
     if not keep:
-        return list(sm.expression.columns)
-    col = keep["characteristic"].lower()
+        every = list(sm.expression.columns) or list(sm.samples.index)
+        if counts is not None:
+            counts.update(kept=len(every), excluded=0, missing=0)
+        return every
+    col = keep["characteristic"].strip().lower()
     if col not in sm.samples.columns:
         raise FerroscopeError(
             f"characteristic '{keep['characteristic']}' is not in the series (it has: "
             f"{sorted(c for c in sm.samples.columns if c not in ('title', 'source_name'))}).",
             file=source, field="samples.keep.characteristic",
             fix="name one of the listed characteristics.")
-    values = {str(v).lower() for v in keep["values"]}
-    chosen = sm.samples.index[sm.samples[col].astype(str).str.lower().isin(values)]
-    chosen = [g for g in sm.expression.columns if g in set(chosen)]
-    if not chosen:
-        present = sorted(sm.samples[col].dropna().unique())
-        raise FerroscopeError(f"no sample has {col} in {sorted(values)}.", file=source,
-                              field="samples.keep.values", fix=f"use values present: {present}")
+    columns = set(sm.expression.columns)
+    # expression from a supplement: the matrix table is empty, every sample counts
+    in_table = [g for g in sm.samples.index if g in columns or not columns]
+    raw = sm.samples.loc[in_table, col]
+    norm = raw.fillna("").astype(str).str.strip().str.lower()
+    missing = norm == ""
+    observed = raw[~missing].astype(str).str.strip().value_counts()
+    seen = ", ".join(f"'{v}' {n}" for v, n in observed.items()) + (
+        f", missing {int(missing.sum())}" if missing.any() else "")
+    kept_values = {str(v).strip().lower() for v in keep["values"]}
+    excluded_values = {str(v).strip().lower() for v in keep.get("exclude_values", [])}
+    for v in keep["values"]:
+        if not (norm == str(v).strip().lower()).any():
+            raise FerroscopeError(
+                f"value '{v}' of samples.keep.values matches no sample's '{col}'. Observed "
+                f"values (count): {seen}.", file=source, field="samples.keep.values",
+                fix="use the values exactly as the series writes them (case ignored).")
+    both = kept_values & excluded_values
+    if both:
+        raise FerroscopeError(f"value(s) {sorted(both)} are both kept and excluded.",
+                              file=source, field="samples.keep.exclude_values",
+                              fix="keep each value in one list.")
+    odd = ~missing & ~norm.isin(kept_values | excluded_values)
+    if odd.any():
+        undeclared = raw[odd].astype(str).str.strip().value_counts()
+        raise FerroscopeError(
+            f"'{col}' holds value(s) that samples.keep neither keeps nor excludes: "
+            f"{', '.join(f'{v!r} ({n})' for v, n in undeclared.items())}. All observed values "
+            f"(count): {seen}.", file=source, field="samples.keep",
+            fix="add each value to samples.keep.values (kept) or samples.keep.exclude_values "
+                "(left out on purpose).")
+    chosen = [g for g in in_table if norm[g] in kept_values]
+    if counts is not None:
+        counts.update(kept=len(chosen), excluded=int(norm.isin(excluded_values).sum()),
+                      missing=int(missing.sum()))
     return chosen
+
+
+def read_expression_supplement(path: str | Path, samples: pd.DataFrame, *, sample_key: str,
+                               header_startswith: str | None = None,
+                               drop_row_prefixes: list[str] | tuple[str, ...] = ()
+                               ) -> tuple[pd.DataFrame, dict[str, int]]:
+    """A supplementary expression table -> rows x GSM (columns named by the series' samples).
+
+    Description lines before the header are skipped: the header is the first line starting
+    with ``header_startswith``, or else the first line naming at least half of the samples.
+    Columns are matched to samples by ``sample_key``: ``geo_accession``, ``title`` or
+    ``title_suffix`` (the last space-separated word of the sample title: GSE140901 title
+    ``HCC S01`` -> column ``S01``).
+    Rows starting with one of ``drop_row_prefixes`` (NanoString ``NEG_``/``POS_`` controls)
+    are dropped and counted. Every sample of the series must have a column and every
+    column a sample, else the run stops naming both lists.
+    """
+    path = Path(path)
+    if sample_key == "geo_accession":
+        names = pd.Series(samples.index, index=samples.index)
+    elif "title" not in samples.columns:
+        raise FerroscopeError("the series has no sample titles.", file=str(path),
+                              field="expression_supplement.sample_key",
+                              fix="use sample_key: geo_accession.")
+    elif sample_key == "title":
+        names = samples["title"].astype(str).str.strip()
+    else:
+        names = samples["title"].astype(str).str.strip().str.split().str[-1]
+    if names.duplicated().any():
+        dup = names[names.duplicated()].iloc[0]
+        raise FerroscopeError(f"two samples share the name '{dup}' ({sample_key}).",
+                              file=str(path), field="expression_supplement.sample_key",
+                              fix="use sample_key: title or geo_accession.")
+    wanted = set(names)
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
+        lines = fh.readlines()
+
+    def is_header(line: str) -> bool:
+        if header_startswith:
+            return line.startswith(header_startswith)
+        cells = {c.strip().strip('"') for c in line.rstrip("\n").split("\t")[1:]}
+        return len(cells & wanted) >= max(1, len(wanted) // 2)
+
+    start = next((i for i, ln in enumerate(lines) if is_header(ln)), None)
+    if start is None:
+        raise FerroscopeError(
+            "no header line found"
+            + (f" starting with '{header_startswith}'" if header_startswith else
+               f" naming the samples by {sample_key} (e.g. {sorted(wanted)[:3]})")
+            + f"; the file starts {[ln[:60] for ln in lines[:3]]}.", file=str(path),
+            field="expression_supplement.sample_key",
+            fix="choose the sample_key that names the columns (geo_accession, title, "
+                "title_suffix) or set header_startswith.")
+    table = pd.read_csv(io.StringIO("".join(lines[start:])), sep="\t", index_col=0, dtype=str)
+    table = table.loc[:, ~table.columns.astype(str).str.startswith("Unnamed")]
+    table.columns = [str(c).strip() for c in table.columns]
+    table.index = pd.Index([str(i).strip() for i in table.index], name="gene")
+    table = table[~table.index.isin(["", "nan"])]
+    to_gsm = {n: g for g, n in names.items()}
+    unknown = [c for c in table.columns if c not in to_gsm]
+    absent = [n for n in names if n not in table.columns]
+    if unknown or absent:
+        raise FerroscopeError(
+            f"the columns of the supplementary table do not match the series' samples "
+            f"({sample_key}): columns without a sample {unknown[:5]}, samples without a column "
+            f"{absent[:5]} (columns start {list(table.columns[:5])}).", file=str(path),
+            field="expression_supplement.sample_key",
+            fix="choose the sample_key that names the columns (geo_accession, title, "
+                "title_suffix).")
+    drop = table.index.str.startswith(tuple(drop_row_prefixes)) if drop_row_prefixes else \
+        pd.Series(False, index=table.index).to_numpy()
+    expr = table.loc[~drop].rename(columns=to_gsm)
+    values = expr.apply(pd.to_numeric, errors="coerce")
+    bad = values.isna() & expr.notna() & ~expr.isin(["", "NA", "NaN", "null"])
+    if bad.to_numpy().any():
+        r, c = np.argwhere(bad.to_numpy())[0]
+        raise FerroscopeError(
+            f"non-numeric value {expr.iat[r, c]!r} at row '{expr.index[r]}', column "
+            f"'{expr.columns[c]}' ({int(bad.to_numpy().sum())} such cells).", file=str(path),
+            field="expression_supplement",
+            fix="check header_startswith (the header row) and the file's format.")
+    return values, {"rows": len(table), "control_rows_dropped": int(np.sum(drop)),
+                    "genes": int(values.index.nunique())}
 
 
 def clinical_table(sm: SeriesMatrix, gsm: list[str], supplement: pd.DataFrame | None,

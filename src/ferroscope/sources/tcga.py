@@ -77,13 +77,24 @@ GDC_FIELDS = {
 _MISSING = ["'--", "--", "not reported", "Not Reported", "Unknown", "unknown"]
 
 
+GDC_SECTIONS = ("cases", "demographic", "diagnoses", "treatments", "exposures", "samples",
+                "project", "pathology_details", "annotations", "follow_ups",
+                "molecular_tests", "other_clinical_attributes", "family_histories")
+
+
 def _gdc_name(col: str) -> str:
-    """'section.field' (GDC portal export) or 'field.section' (Xena GDC hub) -> section.field."""
-    sections = ("cases", "demographic", "diagnoses", "treatments", "exposures", "samples",
-                "project")
-    head, _, tail = col.partition(".")
-    if tail in sections and head not in sections:
-        return f"{tail}.{head}"
+    """GDC field names of both layouts -> ``section.field`` (the GDC portal export's form).
+
+    The GDC portal writes ``section.field`` (``treatments.therapeutic_agents``); the Xena GDC
+    hub writes the field first and then its sections from the innermost out:
+    ``ajcc_pathologic_stage.diagnoses`` and, for nested sections,
+    ``therapeutic_agents.treatments.diagnoses`` (treatments within diagnoses). The field's
+    own (innermost) section is the one kept.
+    """
+    parts = col.split(".")
+    if len(parts) >= 2 and parts[0] not in GDC_SECTIONS and all(
+            p in GDC_SECTIONS for p in parts[1:]):
+        return f"{parts[1]}.{parts[0]}"
     return col
 
 
