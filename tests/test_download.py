@@ -11,7 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import shutil
+import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -257,3 +261,56 @@ def test_real_geo_matrix_through_the_mirror(tmp_path):
         fetch(f"{m.url}/{rel}", dest, limits=FAST)
     assert sha(dest) == sha(root / rel)
     assert leftovers(tmp_path / "dl") == []
+
+
+def _run_fetch_script(mirror, tmp_path, rel: str, download: dict) -> subprocess.Popen:
+    """workflow/scripts/fetch.py in its own process, with the object Snakemake would inject."""
+    snake = {"params": {"url": f"{mirror.url}/{rel}", "download": download,
+                        "mirrors": {"geo": f"{mirror.url}/geo", "gdc_api": "https://x.org/d"}},
+             "output": [str(tmp_path / "dl" / rel.rsplit("/", 1)[1])],
+             "log": [str(tmp_path / "logs" / "fetch.log")], "wildcards": {"cohort": "GSE1000"}}
+    code = ("import json, runpy, sys, types\n"
+            f"sys.path[:0] = [{str(REPO / 'workflow' / 'scripts')!r}, {str(REPO / 'src')!r}]\n"
+            f"d = json.loads({json.dumps(snake)!r})\n"
+            "sm = types.SimpleNamespace(params=types.SimpleNamespace(**d['params']),\n"
+            "    output=d['output'], log=d['log'],\n"
+            "    wildcards=types.SimpleNamespace(**d['wildcards']))\n"
+            f"runpy.run_path({str(REPO / 'workflow' / 'scripts' / 'fetch.py')!r},\n"
+            "               init_globals={'snakemake': sm}, run_name='__main__')\n")
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def test_fetch_script_logs_progress_and_names_the_mirror_key(mirror, tmp_path):
+    mirror.faults["/" + MATRIX] = ["slow", "empty"]
+    opts = {**FAST.__dict__, "progress_seconds": 0.5}
+    proc = _run_fetch_script(mirror, tmp_path, MATRIX, opts)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out[-2000:]
+    log = (tmp_path / "logs" / "fetch.log").read_text()
+    assert "fetching http://127.0.0.1" in log and "deadline 30 s" in log
+    assert len(re.findall(r"progress .*ETA", log)) >= 4
+    # the same script on an empty body: one error naming the cohort and mirrors.geo
+    (tmp_path / "dl" / "GSE1000_series_matrix.txt.gz").unlink()
+    proc = _run_fetch_script(mirror, tmp_path, MATRIX, opts)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    log = (tmp_path / "logs" / "fetch.log").read_text()
+    assert "field 'cohorts.GSE1000'" in log and "empty body" in log and "mirrors.geo" in log
+    assert leftovers(tmp_path / "dl") == []
+
+
+@pytest.mark.bad_input
+def test_sigterm_to_the_fetch_script_leaves_no_part(mirror, tmp_path):
+    mirror.faults["/" + MATRIX] = ["trickle"]
+    proc = _run_fetch_script(mirror, tmp_path, MATRIX, {**FAST.__dict__})
+    part = tmp_path / "dl" / "GSE1000_series_matrix.txt.gz.part"
+    for _ in range(200):  # bounded: the .part appears once the first bytes arrive
+        if part.exists() and part.stat().st_size > 0:
+            break
+        time.sleep(0.05)
+    assert part.exists()
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=10)
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert nothing_written(tmp_path / "dl")

@@ -1,9 +1,15 @@
 """Download one file of a public cohort (see ferroscope.download); progress goes to the log."""
 
+import signal
+import sys
+
 import _bootstrap  # noqa: F401  (puts the checkout's src/ on sys.path if needed)
 
 from ferroscope.download import Limits, fetch
 from ferroscope.logs import step_logging
+
+# Snakemake stops jobs with SIGTERM: exit through Python so fetch() removes its .part file.
+signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 with step_logging(snakemake.log[0], "fetch") as log:
     url = snakemake.params.url
