@@ -305,7 +305,7 @@ def test_sigterm_to_the_fetch_script_leaves_no_part(mirror, tmp_path):
     mirror.faults["/" + MATRIX] = ["trickle"]
     proc = _run_fetch_script(mirror, tmp_path, MATRIX, {**FAST.__dict__})
     part = tmp_path / "dl" / "GSE1000_series_matrix.txt.gz.part"
-    for _ in range(200):  # bounded: the .part appears once the first bytes arrive
+    for _ in range(600):  # bounded (30 s): the .part appears once the first bytes arrive
         if part.exists() and part.stat().st_size > 0:
             break
         time.sleep(0.05)
