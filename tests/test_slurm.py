@@ -1,4 +1,8 @@
-"""The workflow on a real single-node SLURM through snakemake-executor-plugin-slurm.
+"""SLURM: the preflight, the profile's options, and the workflow on a real single-node SLURM.
+
+Preflight and profile tests (fast, no SLURM needed) put fake ``sbatch/squeue/scontrol/sinfo``
+scripts on PATH that hang (bounded: ``sleep 30``), answer DOWN, or are absent. The cluster tests
+(marked ``slow``) run the workflow through snakemake-executor-plugin-slurm:
 
 The module starts munged, slurmctld and slurmd itself (tests/slurm/start.sh, as root, config at
 /etc/slurm/slurm.conf, no accounting so job states come from squeue) and stops exactly the
@@ -13,10 +17,13 @@ daemons it started, by PID (tests/slurm/stop.sh). It checks that
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +31,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from .conftest import REPO, make_workdir, run_snakemake
+from ferroscope.errors import FerroscopeError
+from ferroscope.slurm import TOOLS, preflight
 
-pytestmark = pytest.mark.slow
+from .conftest import REPO, SNAKEMAKE, make_workdir, run_snakemake
 
 SLURM_DIR = Path(__file__).parent / "slurm"
 # Poll squeue every second at first: the plugin's default waits 40 s before the first check.
@@ -114,6 +122,7 @@ def assert_tables_equal(local: Path, remote: Path) -> int:
     return len(tables)
 
 
+@pytest.mark.slow
 def test_demo_on_slurm_equals_local_run(cluster, demo_run, tmp_path):
     before = controller_jobs(cluster)
     wd = make_workdir(tmp_path)
@@ -170,6 +179,7 @@ def _two_cohort_config(tmp: Path, *, bad_time: bool, only: str | None = None) ->
     return yaml.safe_dump(cfg)
 
 
+@pytest.mark.slow
 def test_failing_job_names_its_log_and_rerun_resumes(cluster, tmp_path):
     wd = make_workdir(tmp_path, _two_cohort_config(tmp_path, bad_time=True))
     # the scoring stage is enough to show the failure and the resume
@@ -196,3 +206,190 @@ def test_failing_job_names_its_log_and_rerun_resumes(cluster, tmp_path):
     assert "cohort=broken" in out2
     for t in targets:
         assert (wd / t).exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Preflight (no SLURM needed): fake SLURM tools on PATH, bounded by `sleep 30`.
+
+SLURM_CLIENT = {"sacct", "sacctmgr", "salloc", "sattach", "sbatch", "sbcast", "scancel",
+                "scontrol", "sdiag", "sinfo", "sprio", "squeue", "sreport", "srun", "sshare",
+                "sstat", "strigger"}
+HANG = f"exec {shutil.which('sleep')} 30"  # absolute: tests may pass a PATH without it
+UP = 'echo "Slurmctld(primary) at ctl is UP"'
+DOWN = 'echo "Slurmctld(primary) at ctl is DOWN"; exit 1'
+
+
+def fake_tools(folder: Path, *, ping: str = HANG, sinfo: str = HANG, config: str = HANG,
+               marker: Path | None = None, tools=TOOLS) -> Path:
+    """Shell scripts standing in for the SLURM client; ``config`` is `scontrol show config`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    touch = f'{shutil.which("touch")} "{marker}"; ' if marker else ""
+    body = {
+        "scontrol": f'case "$1" in ping) {touch}{ping};; *) {config};; esac',
+        "sinfo": sinfo, "sbatch": HANG, "squeue": HANG, "sacct": "exit 1",
+    }
+    for tool in tools:
+        script = folder / tool
+        script.write_text(f"#!/bin/sh\n{body.get(tool, HANG)}\n")
+        script.chmod(0o755)
+    return folder
+
+
+def without_slurm(folder: Path) -> str:
+    """A PATH with every program of /usr/local/bin, /usr/bin and /bin except the SLURM client."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for d in ("/usr/local/bin", "/usr/bin", "/bin"):
+        if not Path(d).is_dir():
+            continue
+        for p in Path(d).iterdir():
+            if p.name not in SLURM_CLIENT and not (folder / p.name).exists():
+                (folder / p.name).symlink_to(p)
+    return f"{Path(SNAKEMAKE).parent}:{folder}"
+
+
+@pytest.mark.bad_input
+def test_preflight_no_slurm_tools(tmp_path):
+    with pytest.raises(FerroscopeError) as err:
+        preflight("slurm", timeout=1, path=str(tmp_path))
+    msg = str(err.value)
+    assert "no SLURM tools found on PATH (sbatch, squeue, scontrol, sinfo)" in msg
+    assert "Fix:" in msg and "login node" in msg and "profiles/local" in msg
+
+
+@pytest.mark.bad_input
+def test_preflight_some_tools_missing(tmp_path):
+    fake_tools(tmp_path, tools=("sbatch", "squeue"))
+    with pytest.raises(FerroscopeError, match=r"missing on PATH: scontrol, sinfo.*Fix: install"):
+        preflight("slurm", timeout=1, path=str(tmp_path))
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize("hung", ["scontrol ping", "sinfo"])
+def test_preflight_hanging_controller_stops_within_the_timeout(tmp_path, hung):
+    fake_tools(tmp_path, ping=HANG if hung == "scontrol ping" else UP,
+               sinfo=HANG if hung == "sinfo" else "echo main")
+    t0 = time.monotonic()
+    with pytest.raises(FerroscopeError) as err:
+        preflight("slurm", timeout=1, path=str(tmp_path))
+    assert time.monotonic() - t0 < 4
+    msg = str(err.value)
+    assert f"did not answer `{hung}` within 1 s" in msg
+    assert "Fix: check that slurmctld runs" in msg and "FERROSCOPE_SLURM_TIMEOUT" in msg
+    probes = subprocess.run(["pgrep", "-f", f"{tmp_path}/"], capture_output=True, text=True)
+    assert probes.stdout == ""  # the hung probe was killed with its process group
+
+
+@pytest.mark.bad_input
+def test_preflight_controller_down(tmp_path):
+    fake_tools(tmp_path, ping=DOWN)
+    with pytest.raises(FerroscopeError, match=r"not answering: `scontrol ping` exited with "
+                                              r"status 1 and said: .*is DOWN\. Fix:"):
+        preflight("slurm", timeout=5, path=str(tmp_path))
+
+
+@pytest.mark.bad_input
+def test_preflight_no_partition(tmp_path):
+    fake_tools(tmp_path, ping=UP, sinfo="true")
+    with pytest.raises(FerroscopeError, match=r"lists no partition.*Fix: ask the cluster"):
+        preflight("slurm", timeout=5, path=str(tmp_path))
+
+
+def test_preflight_passes_and_skips(tmp_path):
+    fake_tools(tmp_path, ping=UP, sinfo="echo main")
+    preflight("slurm", timeout=5, path=str(tmp_path))  # a cluster that answers
+    for executor in ("local", "dryrun", None):
+        preflight(executor, timeout=1, path=str(tmp_path / "nothing"))  # not checked
+
+
+def _snakemake_slurm(wd: Path, path: str, *extra: str, timeout: str = "2") -> subprocess.Popen:
+    env = dict(os.environ, PATH=path, FERROSCOPE_SLURM_TIMEOUT=timeout)
+    return subprocess.Popen([SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(wd),
+                             "--profile", str(REPO / "profiles" / "slurm"), *extra],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+
+
+def _finish(proc: subprocess.Popen, timeout: float) -> str:
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail(f"snakemake still running after {timeout} s")
+    return out
+
+
+@pytest.mark.bad_input
+def test_snakemake_with_hanging_slurm_stops_with_one_message(tmp_path):
+    """Every SLURM tool hangs (the plugin's own `scontrol show config` too, 10 s at import)."""
+    wd = make_workdir(tmp_path / "wd")
+    fake = fake_tools(tmp_path / "bin")
+    t0 = time.monotonic()
+    proc = _snakemake_slurm(wd, f"{fake}:{os.environ['PATH']}")
+    out = _finish(proc, 60)
+    took = time.monotonic() - t0
+    assert proc.returncode == 1, out[-3000:]
+    assert took < 45, took  # was: no end
+    assert "SLURM is not usable" in out and "did not answer `scontrol ping` within 2 s" in out
+    assert "Fix: check that slurmctld runs" in out and "profiles/local" in out
+    assert not (wd / "results").exists() and not (wd / "resources" / "cohorts").exists()
+
+
+@pytest.mark.bad_input
+def test_snakemake_without_slurm_tools_stops_with_one_message(tmp_path):
+    wd = make_workdir(tmp_path / "wd")
+    proc = _snakemake_slurm(wd, without_slurm(tmp_path / "bin"))
+    out = _finish(proc, 60)
+    assert proc.returncode == 1, out[-3000:]
+    assert "no SLURM tools found on PATH (sbatch, squeue, scontrol, sinfo)" in out
+    assert "Fix: run Snakemake on a login node" in out
+    assert not (wd / "results").exists()
+
+
+@pytest.mark.bad_input
+def test_sigterm_during_preflight_ends_the_run(tmp_path):
+    wd = make_workdir(tmp_path / "wd")
+    marker = tmp_path / "ping-started"
+    fake = fake_tools(tmp_path / "bin", config="exit 1", marker=marker)
+    proc = _snakemake_slurm(wd, f"{fake}:{os.environ['PATH']}", timeout="60")
+    for _ in range(600):  # the preflight's `scontrol ping` starts (at most 60 s)
+        if marker.exists() or proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    assert marker.exists(), "the preflight never ran `scontrol ping`"
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    out = _finish(proc, 20)
+    assert time.monotonic() - t0 < 5
+    assert proc.returncode == 1, out[-3000:]
+    assert "interrupted (SIGTERM) during the SLURM preflight; nothing was submitted" in out
+    assert "Fix:" in out
+    probes = subprocess.run(["pgrep", "-f", f"{fake}/"], capture_output=True, text=True)
+    assert probes.stdout == ""
+    assert not (wd / "results").exists()
+
+
+def test_profile_options_are_read_by_the_installed_plugin():
+    """Each slurm-* key of profiles/slurm is a field of the plugin's ExecutorSettings that its
+    code reads (2.8.0 declares no_account but never reads it), and every other key is a
+    snakemake command-line option."""
+    import snakemake_executor_plugin_slurm as plugin
+    from snakemake.cli import get_argument_parser
+
+    profile = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
+    assert profile["executor"] == "slurm"
+    settings = {f.name for f in dataclasses.fields(plugin.ExecutorSettings)}
+    source = "\n".join(p.read_text() for p in Path(plugin.__file__).parent.glob("*.py"))
+    options = set(get_argument_parser()._option_string_actions)
+    slurm_keys = [k for k in profile if k.startswith("slurm-")]
+    assert slurm_keys
+    for key in slurm_keys:
+        name = key.removeprefix("slurm-").replace("-", "_")
+        assert name in settings, f"{key}: not an option of the installed plugin"
+        uses = len(re.findall(rf"\b{name}\b", source))
+        assert uses >= 2, f"{key}: declared by the plugin but never read ({uses} mention)"
+        assert f"--{key}" in options
+    for key in profile:
+        assert f"--{key}" in options, f"{key}: not a snakemake option"
+    # the check itself can fail: the option the profile used to set
+    assert len(re.findall(r"\bno_account\b", source)) == 1

@@ -85,6 +85,27 @@ def _fill_defaults(instance: Any, schema: Mapping[str, Any], registry: Registry)
                 _fill_defaults(value, extra, registry)
 
 
+def check_mirrors(mirrors: Mapping[str, str], config_file: str = CONFIG_FILE) -> None:
+    """Each ``mirrors.<key>`` is an absolute http(s) URL with a host, or a file:// URL."""
+    from urllib.parse import urlsplit
+
+    for key, url in mirrors.items():
+        parts = urlsplit(str(url).strip())
+        scheme = parts.scheme.lower() if "://" in str(url) else ""
+        if not scheme:
+            problem = "has no scheme (http://, https:// or file://)"
+        elif scheme not in ("http", "https", "file"):
+            problem = f"uses the unsupported scheme '{scheme}'"
+        elif scheme != "file" and not parts.hostname:
+            problem = "names no host"
+        else:
+            continue
+        raise FerroscopeError(
+            f"mirror URL {url!r} {problem}.", file=config_file, field=f"mirrors.{key}",
+            fix="give an absolute URL such as https://ftp.ncbi.nlm.nih.gov/geo, "
+                "http://mirror.example.org/geo or file:///data/mirror/geo.")
+
+
 def validate_config(config: Mapping[str, Any], *, schema_dir: str | Path,
                     base_dir: str | Path = ".", config_file: str = CONFIG_FILE,
                     check_files: bool = True) -> dict[str, Any]:
@@ -117,6 +138,7 @@ def validate_config(config: Mapping[str, Any], *, schema_dir: str | Path,
                       or "propertyNames" in e.absolute_schema_path), None)
         raise _format_error(first or jsonschema.exceptions.best_match(errors), config_file)
     _fill_defaults(cfg, schema, registry)
+    check_mirrors(cfg.get("mirrors") or {}, config_file)
 
     base = Path(base_dir)
     unknown = [m for m in cfg["scoring"]["methods"] if m not in METHODS]

@@ -12,6 +12,7 @@ rule fetch:
     params:
         url=lambda wc: downloads(wc.cohort)[wc.file],
         download=config["download"],
+        mirrors=config["mirrors"],
     script:
         "../scripts/fetch.py"
 
