@@ -367,8 +367,10 @@ def risk_td_roc_figure(risk: RiskData, sig: str, stats: pd.DataFrame, div_id: st
         return None
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", showlegend=False,
                              line={"dash": "dash", "color": "#999"}))
-    fig.update_layout(title=_esc(f"{sig}: time-dependent ROC at {horizon / 12:g} years "
-                                 "(cumulative/dynamic, IPCW)"), height=430, width=640,
+    fig.update_layout(title=_esc(f"{sig}: ROC at {horizon / 12:g} years")
+                      + "<br><sup>time-dependent (cumulative/dynamic, IPCW)</sup>",
+                      height=430, width=560, margin={"t": 80},
+                      legend={"x": 0.98, "xanchor": "right", "y": 0.02, "yanchor": "bottom"},
                       xaxis_title="1 - specificity", yaxis_title="sensitivity")
     return _fig_html(fig, div_id)
 
@@ -389,8 +391,9 @@ def risk_calibration_figure(risk: RiskData, sig: str, div_id: str) -> str | None
                      "arrayminus": g["observed"] - g["observed_ci_low"]}))
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", showlegend=False,
                              line={"dash": "dash", "color": "#999"}))
-    fig.update_layout(title=_esc(f"{sig}: calibration at 3 years (predicted S0(36)^exp(risk) "
-                                 "vs Kaplan-Meier, by risk group)"), height=430, width=640,
+    fig.update_layout(title=_esc(f"{sig}: calibration at 3 years")
+                      + "<br><sup>predicted S0(36)^exp(risk) vs Kaplan-Meier, by risk group</sup>",
+                      height=430, width=560, margin={"t": 80},
                       xaxis_title="predicted 3-year survival", yaxis_range=[0, 1.02],
                       yaxis_title="observed 3-year survival (KM, 95% CI)", xaxis_range=[0, 1])
     return _fig_html(fig, div_id)
@@ -423,8 +426,8 @@ def risk_km_figure(risk: RiskData, sig: str, cohort: str, role: str, stats: pd.D
           f"({row['hr_high_low_ci_low'].iloc[0]:.2f}-{row['hr_high_low_ci_high'].iloc[0]:.2f})"
           if len(row) and "hr_high_low" in row and np.isfinite(row["hr_high_low"].iloc[0])
           else "")
-    fig.update_layout(title=f"{_risk_label(cohort, role)}: OS by {_esc(sig)} risk group"
-                            f"<br><sup>{hr}</sup>", height=380, width=560,
+    fig.update_layout(title=f"{_risk_label(cohort, role)}: OS by risk group"
+                            f"<br><sup>{_esc(sig)}; {hr}</sup>", height=380, width=560,
                       xaxis_title="months", yaxis_title="overall survival",
                       yaxis_range=[0, 1.02], margin={"t": 80})
     return _fig_html(fig, div_id)

@@ -20,8 +20,9 @@ Training (:func:`train_coxnet`)
 Validation (:func:`validate_risk`)
     The frozen coefficients are applied unchanged to genes standardised *within* the validation
     cohort (the declared convention: cross-platform scales differ; the training cut-point then
-    refers to the same standardised scale). Reported: HR per SD of the risk score and Harrell's
-    C-index (via :func:`ferroscope.survival.cox_per_sd`), C-index percentile-bootstrap CI, HR
+    refers to the same standardised scale). Reported: HR per SD of the risk score (via
+    :func:`ferroscope.survival.cox_per_sd`), Harrell's C-index of the score in its locked
+    direction (higher risk = shorter survival; ties in risk 1/2) with percentile-bootstrap CI, HR
     high vs low at the training cut-point, cumulative/dynamic time-dependent AUC at 1, 3, 5 years
     (Uno IPCW, scikit-survival; bootstrap CI), and calibration at 3 years: mean predicted
     ``S0(36)^exp(lp)`` vs Kaplan-Meier observed survival in each risk group.
@@ -206,7 +207,7 @@ class TrainedModel:
             "scale": "zscore",
             "scale_note": "genes standardised within each cohort (mean 0, population SD)",
             "cutoff": float(self.cutpoint),
-            "cutoff_note": f"{self.settings.get('cutpoint', 'median')} risk in the training "
+            "cutoff_note": f"{self.settings.get('cutpoint_rule', 'median')} risk in the training "
                            f"cohort {self.cohort}",
             "coefficients_source": f"LASSO/elastic-net Cox (l1_ratio "
                                    f"{self.settings.get('l1_ratio', 1.0)}) at {self.selected} "
@@ -293,7 +294,8 @@ def train_coxnet(expr: pd.DataFrame, time: pd.Series, event: pd.Series, *, name:
         train_sd=sd[coefs.index], cutpoint=float(np.median(lp)), selected=select,
         lambda_min=cv.lambda_min, lambda_1se=cv.lambda_1se, cv=cv, baseline_survival=s0,
         n=len(t), events=n_events, n_universe=z.shape[1], risk=risk,
-        settings={"l1_ratio": l1_ratio, "n_folds": n_folds, "seed": seed, "cutpoint": "median",
+        settings={"l1_ratio": l1_ratio, "n_folds": n_folds, "seed": seed,
+                  "cutpoint_rule": "median",
                   "endpoint": endpoint})
 
 
@@ -356,6 +358,10 @@ def validate_risk(time: pd.Series, event: pd.Series, risk: pd.Series, *, cutpoin
     val = Validation(surv, cutpoint=float(cutpoint))
     if surv.status != "ok":
         return val
+    t, e, r = (df[c].to_numpy() for c in ("time", "event", "risk"))
+    # the locked score's own direction (higher risk, shorter survival); the Cox fit's C-index
+    # would silently flip a reversed score to > 0.5
+    surv.c_index = harrell_c(t, e, r)
     high = df["risk"] > cutpoint
     val.n_high, val.n_low = int(high.sum()), int((~high).sum())
     if min(val.n_high, val.n_low) >= 2 and df.loc[high, "event"].sum() > 0 \
@@ -370,7 +376,6 @@ def validate_risk(time: pd.Series, event: pd.Series, risk: pd.Series, *, cutpoin
     else:
         val.notes.append(f"HR high vs low not estimable at cut-point {cutpoint:.3g} "
                          f"({val.n_high} high, {val.n_low} low)")
-    t, e, r = (df[c].to_numpy() for c in ("time", "event", "risk"))
     rng = np.random.default_rng(seed)
     boots = []
     for _ in range(n_boot):
