@@ -1,42 +1,6 @@
 # Risk signatures (issue 12): published coefficient signatures and penalised Cox models trained
 # in one cohort, frozen, and validated in the others (ferroscope.signatures, ferroscope.riskmodel).
-SIGNATURE_FILES = list(config["signatures"]["files"])
-MODELS = {m: v for m, v in config["models"].items() if v["cohort"] in config["cohorts"]}
-# shown in the report's risk-signature section (never dropped silently)
-MODELS_NOT_TRAINED = {
-    m: f"training cohort '{v['cohort']}' is not among the configured cohorts"
-    for m, v in config["models"].items()
-    if m not in MODELS
-}
-
-
-wildcard_constraints:
-    model="|".join(map(re.escape, MODELS)) or "(?!)",
-
-
-def risk_enabled():
-    return bool(SIGNATURE_FILES or MODELS)
-
-
-def risk_outputs():
-    """Inputs the statistics and report rules take from this stage (none when unused)."""
-    if not risk_enabled():
-        return {}
-    return {
-        "risk_statistics": "results/signatures/statistics.tsv",
-        "risk_scores": "results/signatures/scores.tsv",
-        "risk_coverage": "results/signatures/coverage.tsv",
-        "risk_calibration": "results/signatures/calibration.tsv",
-        "risk_models": expand("results/models/{model}/model.json", model=MODELS),
-        "signatures": SIGNATURE_FILES,
-    }
-
-
-def risk_targets():
-    out = risk_outputs()
-    return [out[k] for k in out if k.startswith("risk_") and k != "risk_models"] + out.get(
-        "risk_models", []
-    )
+# Configuration and helper functions: signatures_common.smk.
 
 
 rule risk_model:
