@@ -6,6 +6,7 @@
 #   score.smk     gene coverage and scores per cohort x method
 #   survival.smk  Cox HR per SD, KM median split per cohort x method
 #   response.smk  AUC / Mann-Whitney per cohort x method
+#   signatures.smk published risk signatures and LASSO-Cox models (train, freeze, validate)
 #   report.smk    results/statistics.tsv (BH FDR) and the self-contained results/report.html
 #   figures.smk   static PNG/SVG figures beside the report (results/figures/)
 from snakemake.utils import min_version
@@ -18,11 +19,13 @@ configfile: "config/config.yaml"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/preflight.smk"
+include: "workflow/rules/signatures_common.smk"
 include: "workflow/rules/fetch.smk"
 include: "workflow/rules/prepare.smk"
 include: "workflow/rules/score.smk"
 include: "workflow/rules/survival.smk"
 include: "workflow/rules/response.smk"
+include: "workflow/rules/signatures.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/figures.smk"
 

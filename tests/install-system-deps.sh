@@ -4,7 +4,8 @@
 # a reason. R + GSVA/survival/maxstat: ~100 s and ~2 GB the first time; chromium for the
 # browser test of the report; slurm-wlm + munge for the single-node SLURM test (tests/slurm).
 set -euo pipefail
-PACKAGES=(r-base-core r-bioc-gsva r-cran-survival r-cran-maxstat chromium slurm-wlm munge)
+PACKAGES=(r-base-core r-bioc-gsva r-cran-survival r-cran-maxstat r-cran-glmnet r-cran-riskregression
+  chromium slurm-wlm munge)
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
   echo "install-system-deps: not root or no apt-get; tests needing ${PACKAGES[*]} will skip" >&2
   exit 0

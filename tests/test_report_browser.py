@@ -44,7 +44,8 @@ def test_demo_report_renders_offline(browser, demo_run, tmp_path_factory):
             if m.type in ("error", "warning") else None)
     page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
     page.goto(report.as_uri())
-    n_divs = page.evaluate("document.querySelectorAll('.plotly-graph-div').length")
+    n_divs = page.evaluate("[...document.querySelectorAll('.plotly-graph-div')]"
+                           ".filter(d => !d.closest('#risk')).length")
     page.wait_for_function(
         f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {n_divs}",
         timeout=30000)
@@ -56,9 +57,16 @@ def test_demo_report_renders_offline(browser, demo_run, tmp_path_factory):
     expected = 2 * len(cfg["scoring"]["methods"]) + 2 * len(cohorts) + 2 * n_response
     rendered = page.evaluate(
         "[...document.querySelectorAll('.plotly-graph-div')]"
-        ".filter(d => d.classList.contains('js-plotly-plot') && d.data.length > 0"
-        " && d.querySelector('svg.main-svg') !== null).length")
+        ".filter(d => !d.closest('#risk') && d.classList.contains('js-plotly-plot')"
+        " && d.data.length > 0 && d.querySelector('svg.main-svg') !== null).length")
     assert n_divs == expected and rendered == n_divs, (n_divs, rendered, expected)
+    # the risk-signature section (its own count: forests, td-ROC, calibration, KM per cohort)
+    risk_divs, risk_rendered = page.evaluate(
+        "(() => { const ds = [...document.querySelectorAll('#risk .plotly-graph-div')];"
+        " return [ds.length, ds.filter(d => d.classList.contains('js-plotly-plot')"
+        " && d.data.length > 0 && d.querySelector('svg.main-svg') !== null).length]; })()")
+    if cfg.get("signatures", {}).get("files") or cfg.get("models"):
+        assert risk_divs >= 2 and risk_rendered == risk_divs, (risk_divs, risk_rendered)
     for section in SECTIONS:
         assert page.locator(f"section#{section} h2").count() == 1
     assert not problems, problems

@@ -14,8 +14,18 @@ Planted effects (all on latent per-patient factors, standard normal):
   ``PLANTED_AUC`` (binormal: AUC = Phi(shift / sqrt 2)).
 * Nothing is planted for FERROPTOSIS_DRIVERS (no gene shared with the sets above): the null set.
 
+* ``PLANTED_RISK``: a multi-gene risk on genes outside the three sets above: the log hazard adds
+  ``sum_j beta_j * x_j`` with ``x_j`` the gene's expression standardised within the cohort
+  (population SD). These genes carry no factor, so a penalised Cox model trained on ``demo``
+  should select them with these signs and validate in ``demo_validation``. It needs no new random
+  draw (the genes' expression is already drawn), so every earlier draw is unchanged.
+* ``SIGNATURE_GENES``: filler rows renamed to the genes of the shipped published signatures
+  (resources/signatures) that the curated sets lack, so those signatures can be scored; they are
+  noise (no effect). ``NULL_SIGNATURE`` genes are filler genes without any effect.
+
 Stage and age are drawn independently of everything (no effect), so the univariate HR per SD is
-the planted one.
+the planted one (the independent multi-gene risk attenuates it slightly: Cox models are not
+collapsible).
 """
 
 from __future__ import annotations
@@ -31,7 +41,7 @@ from .genesets import GeneSet
 from .io import atomic_path, write_tsv
 
 #: Bump when the generator's output changes, so existing demo cohorts are regenerated.
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 PLANTED_OS_HR = 1.6
 PLANTED_AUC = 0.75
 RESPONSE_SHIFT = float(np.sqrt(2) * norm.ppf(PLANTED_AUC))
@@ -43,6 +53,13 @@ NULL_SET = "FERROPTOSIS_DRIVERS"
 RAW_ALIASES = {"AIFM2": "FSP1", "NFE2L2": "NRF2", "HMOX1": "HO-1"}
 #: Left out of the raw matrix, to exercise coverage reporting.
 ABSENT = ("ALOXE3",)
+#: Planted multi-gene OS risk: log HR per SD of each gene's expression (genes outside the
+#: NRF2, sorafenib-resistance and driver sets, with no latent factor).
+PLANTED_RISK = {"SPP1": 0.30, "TM4SF1": 0.25, "GCH1": -0.25, "STEAP3": -0.20}
+#: Filler rows renamed to the published-signature genes missing from the curated sets.
+SIGNATURE_GENES = ("G6PD", "CISD1", "ACACA", "NFS1", "SLC1A5", "CARS1", "ACSL3", "RPL8")
+#: Genes of the demo null signature (resources/signatures/demo_null.tsv): plain filler genes.
+NULL_SIGNATURE = ("SYNTH00101", "SYNTH00202", "SYNTH00303", "SYNTH00404", "SYNTH00505")
 
 
 @dataclass(frozen=True)
@@ -60,6 +77,9 @@ def generate(sets: list[GeneSet], *, n_patients: int = 300, n_genes: int = 20000
     curated = list(dict.fromkeys(g for gs in sets for g in gs.genes if g not in ABSENT))
     n_filler = max(n_genes - len(curated), 0)
     genes = curated + [f"SYNTH{i:05d}" for i in range(1, n_filler + 1)]
+    # rename the first fillers (same number of rows, so every random draw is unchanged)
+    extra = [g for g in SIGNATURE_GENES if g not in curated][:n_filler]
+    genes[len(curated):len(curated) + len(extra)] = extra
     samples = [f"DEMO-{i:04d}" for i in range(1, n_patients + 1)]
 
     factors = pd.DataFrame({"nrf2": rng.standard_normal(n_patients),
@@ -89,7 +109,8 @@ def generate(sets: list[GeneSet], *, n_patients: int = 300, n_genes: int = 20000
     # Overall survival: exponential, hazard ln2/30 per month at factor 0, planted HR per SD.
     beta = np.log(PLANTED_OS_HR)
     f_os = factors["nrf2"].to_numpy()
-    hazard = np.log(2) / 30.0 * np.exp(beta * (f_os - f_os.mean()) / f_os.std())
+    risk = planted_risk(expr, row)
+    hazard = np.log(2) / 30.0 * np.exp(beta * (f_os - f_os.mean()) / f_os.std() + risk)
     event_time = rng.exponential(1.0 / hazard)
     censor_time = rng.uniform(24.0, 120.0, size=n_patients)
     os_months = np.minimum(event_time, censor_time)
@@ -108,7 +129,21 @@ def generate(sets: list[GeneSet], *, n_patients: int = 300, n_genes: int = 20000
         "stage": rng.choice(["I", "II", "III", "IV"], size=n_patients, p=[0.3, 0.3, 0.3, 0.1]),
         "age": np.round(rng.normal(61, 10, size=n_patients)).astype(int),
     })
+    factors["planted_risk"] = risk
     return DemoCohort(expression, clinical, factors)
+
+
+def planted_risk(expr: np.ndarray, row: dict[str, int]) -> np.ndarray:
+    """Linear predictor of the planted multi-gene risk: sum_j beta_j (x_j - mean) / SD_pop.
+
+    Genes absent from a small cohort contribute nothing.
+    """
+    risk = np.zeros(expr.shape[1])
+    for gene, coef in PLANTED_RISK.items():
+        if gene in row:
+            x = expr[row[gene]].astype(float)
+            risk += coef * (x - x.mean()) / x.std()
+    return risk
 
 
 def write(cohort: DemoCohort, expression_path: str | Path, clinical_path: str | Path) -> None:

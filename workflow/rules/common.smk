@@ -179,4 +179,9 @@ def static_figures():
 
 
 def all_targets():
-    return ["results/statistics.tsv", "results/report.html", *static_figures()]
+    return [
+        "results/statistics.tsv",
+        "results/report.html",
+        *static_figures(),
+        *risk_targets(),
+    ]

@@ -9,6 +9,7 @@ rule statistics:
             "results/{cohort}/response/{method}.tsv",
             cohorts=[c for c in COHORTS if has_response(c)],
         ),
+        risk=risk_targets()[:1],  # results/signatures/statistics.tsv when signatures are used
     output:
         report(
             "results/statistics.tsv",
@@ -26,6 +27,7 @@ rule statistics:
 rule report:
     """One self-contained HTML file for collaborators."""
     input:
+        **risk_outputs(),
         statistics="results/statistics.tsv",
         h5ad=expand("results/{cohort}/prepared.h5ad", cohort=COHORTS),
         coverage=expand("results/{cohort}/coverage.tsv", cohort=COHORTS),
@@ -41,5 +43,6 @@ rule report:
     params:
         # job resources are not science: changing them must not rebuild the report
         config={k: v for k, v in config.items() if k != "resources"},
+        models_not_trained=MODELS_NOT_TRAINED,
     script:
         "../scripts/report.py"

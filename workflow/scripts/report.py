@@ -12,6 +12,7 @@ from ferroscope.genesets import read_genes_table
 from ferroscope.io import atomic_open
 from ferroscope.logs import step_logging
 from ferroscope.report import CohortData, render
+from ferroscope.signatures import load_risk_data
 
 cfg = snakemake.params.config
 with step_logging(snakemake.log[0], "report") as log:
@@ -37,7 +38,9 @@ with step_logging(snakemake.log[0], "report") as log:
     page = render(stats, cohorts, cfg,
                   genesets=read_genes_table(snakemake.input.genes_table).to_dict("records"),
                   inputs=inputs, software=provenance.versions(),
-                  created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+                  created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                  risk=load_risk_data(snakemake.input, cohorts,
+                                      snakemake.params.models_not_trained))
     with atomic_open(snakemake.output[0], "w", encoding="utf-8") as fh:
         fh.write(page)
     log.info("report: %d cohorts, %.1f MB", len(cohorts), len(page.encode()) / 1e6)

@@ -9,7 +9,8 @@ from ferroscope.statistics import combine
 
 with step_logging(snakemake.log[0], "statistics") as log:
     tables = [pd.read_csv(p, sep="\t") for p in [*snakemake.input.survival,
-                                                 *snakemake.input.response]]
+                                                 *snakemake.input.response,
+                                                 *snakemake.input.risk]]
     table = combine(tables)
     log.info("%d tests, %d with q < 0.05", table["p"].notna().sum(), (table["q"] < 0.05).sum())
     write_tsv(table, snakemake.output[0])

@@ -1,0 +1,34 @@
+"""Train one penalised Cox model in its cohort and write the frozen model (results/models/)."""
+
+import json
+
+import _bootstrap  # noqa: F401  (puts the checkout's src/ on sys.path if needed)
+import anndata as ad
+
+from ferroscope.genesets import AliasTable, read_gmt
+from ferroscope.io import atomic_open, write_tsv
+from ferroscope.logs import step_logging
+from ferroscope.riskmodel import model_universe, train_coxnet
+
+name = snakemake.wildcards.model
+opts = snakemake.params.model
+with step_logging(snakemake.log[0], "risk_model") as log:
+    adata = ad.read_h5ad(snakemake.input.h5ad)
+    sets = read_gmt(snakemake.input.gmt, AliasTable.read(snakemake.input.aliases))
+    universe = model_universe(sets, opts["universe"], model=name, gmt=snakemake.input.gmt)
+    clin = adata.obs
+    ep = opts["endpoint"]
+    model = train_coxnet(
+        adata.to_df().T, clin.get(f"{ep}_time_months"), clin.get(f"{ep}_event"), name=name,
+        cohort=opts["cohort"], universe=universe, l1_ratio=opts["l1_ratio"],
+        n_folds=opts["folds"], seed=opts["seed"], select=opts["select"],
+        min_events=snakemake.params.min_events, endpoint=ep, source="config/config.yaml")
+    log.info("%s: %d of %d genes at %s = %.4g (lambda.min %.4g, lambda.1se %.4g)", name,
+             len(model.coefficients), model.n_universe, model.selected, model.selected_lambda,
+             model.lambda_min, model.lambda_1se)
+    with atomic_open(snakemake.output.signature, "w") as fh:
+        fh.write(model.signature_text())
+    write_tsv(model.coefficient_table(), snakemake.output.coefficients)
+    write_tsv(model.cv.table(), snakemake.output.cv)
+    with atomic_open(snakemake.output.summary, "w") as fh:
+        json.dump(model.summary(), fh, indent=2)
