@@ -35,6 +35,13 @@ def survival_rows(results: dict[tuple[str, str], SurvivalResult], cohort: str,
         d.update(cohort=cohort, method=method, set=set_name, endpoint=endpoint,
                  analysis="cox_hr_per_sd", estimate=d["hr"], p=d["p_wald"])
         rows.append(d)
+    return _table(rows)
+
+
+def _table(rows: list[dict]) -> pd.DataFrame:
+    """Rows as a table; with no rows, the standard columns (so the file has a header)."""
+    if not rows:
+        return pd.DataFrame(columns=[c for c in COLUMNS if c != "q"] + ["n"])
     return pd.DataFrame(rows)
 
 
@@ -45,7 +52,7 @@ def response_rows(results: dict[str, ResponseResult], cohort: str, method: str) 
         d.update(cohort=cohort, method=method, set=set_name, endpoint="response",
                  analysis="auc", estimate=d["auc"], p=d["p_mwu"])
         rows.append(d)
-    return pd.DataFrame(rows)
+    return _table(rows)
 
 
 def meta_analyse(table: pd.DataFrame) -> pd.DataFrame:

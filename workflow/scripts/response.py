@@ -1,17 +1,17 @@
 """Response statistics of every scored set for one cohort and method."""
 
 import _bootstrap  # noqa: F401  (puts the checkout's src/ on sys.path if needed)
-import pandas as pd
 
+from ferroscope.checks import read_clinical, read_scores
 from ferroscope.io import write_tsv
 from ferroscope.logs import step_logging
 from ferroscope.response import auc_test, interaction_test
 from ferroscope.statistics import response_rows
 
 with step_logging(snakemake.log[0], "response") as log:
-    scores = pd.read_csv(snakemake.input.scores, sep="\t", index_col="sample_id")
-    clin = pd.read_csv(snakemake.input.clinical, sep="\t", index_col="sample_id",
-                       keep_default_na=True).reindex(scores.index)
+    clin = read_clinical(snakemake.input.clinical,
+                         columns=["response", *snakemake.params.covariates])
+    scores = read_scores(snakemake.input.scores, clin.index)
     arm = str(clin["response_arm"].dropna().iloc[0]) if clin["response_arm"].notna().any() else ""
     control = snakemake.params.control_arm
     covs = clin[list(snakemake.params.covariates)]
