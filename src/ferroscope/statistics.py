@@ -19,7 +19,7 @@ import pandas as pd
 from scipy.stats import false_discovery_control, norm
 from statsmodels.stats.meta_analysis import combine_effects
 
-from .response import ResponseResult
+from .response import Z975, ResponseResult
 from .survival import SurvivalResult
 
 POOLED = "pooled"
@@ -76,7 +76,7 @@ def meta_analyse(table: pd.DataFrame) -> pd.DataFrame:
             tau2 = 0.0
             mean, sd = float(res.mean_effect_fe), float(res.sd_eff_w_fe)
         null = 0.0 if survival else 0.5
-        lo, hi = mean - 1.959964 * sd, mean + 1.959964 * sd
+        lo, hi = mean - Z975 * sd, mean + Z975 * sd
         back = np.exp if survival else (lambda v: v)
         rows.append({
             "cohort": POOLED, "method": method, "set": set_name, "endpoint": endpoint,
