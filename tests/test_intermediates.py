@@ -132,6 +132,14 @@ def test_readers_accept_the_workflow_outputs(run):
     assert not np.isinf(stats.select_dtypes("number").to_numpy()).any()
     cov = checks.read_coverage(run / "results" / COHORT / "coverage.tsv")
     assert cov["scored"].dtype == bool
+    # numbers pass from the per-cohort table to statistics.tsv bit for bit (lossless floats)
+    surv = checks.read_results(run / "results" / COHORT / "survival" / "mean_z.tsv",
+                               cohort=COHORT, method="mean_z")
+    merged = surv.merge(stats, on=["cohort", "method", "set", "endpoint"], suffixes=("", "_s"))
+    assert len(merged) == len(surv) > 0
+    for col in ("estimate", "p", "log_hr", "se_log_hr", "p_lr"):
+        a, b = merged[col].to_numpy(float), merged[f"{col}_s"].to_numpy(float)
+        assert ((a == b) | (np.isnan(a) & np.isnan(b))).all(), col
 
 
 def _edit_scores(wd: Path, edit) -> Path:
