@@ -174,3 +174,54 @@ def test_small_groups_skip_km_with_a_reason():
     time, event, z = simulate(n=16, seed=15)
     r = cox_per_sd(time, event, z, min_events=3, td_auc=False)
     assert np.isnan(r.km_logrank_p) and "fewer than 10 patients per group" in r.note
+
+
+def test_median_not_reached_is_empty_never_inf():
+    """Few events in the low-score group: its KM curve stays above 0.5 (median not reached)."""
+    from ferroscope.report import NOT_REACHED, show_medians
+    from ferroscope.statistics import survival_rows
+
+    rng = np.random.default_rng(21)
+    n = 120
+    z = pd.Series(rng.standard_normal(n))
+    t = rng.exponential(1 / (0.03 * np.exp(1.5 * z)))
+    c = rng.uniform(5, 40, n)
+    time, event = pd.Series(np.minimum(t, c)), pd.Series((t <= c).astype(float))
+    r = cox_per_sd(time, event, z, td_auc=False)
+    assert np.isfinite(r.km_median_high) and np.isnan(r.km_median_low)
+    table = survival_rows({("S", "os"): r}, "c", "m")
+    assert not np.isinf(table.select_dtypes("number").to_numpy()).any()
+    shown = show_medians(table)
+    assert shown.loc[0, "km_median_low"] == NOT_REACHED
+    assert shown.loc[0, "km_median_high"] == pytest.approx(r.km_median_high)
+
+
+def test_notes_name_the_time_unit_of_the_input():
+    """Times in days: the PH note says days, split_months is still in months."""
+    rng = np.random.default_rng(3)
+    n = 600
+    z = rng.standard_normal(n)
+    # hazard ratio 3 per SD in the first 12 months, none after: proportional hazards fail
+    t1 = rng.exponential(1 / (0.05 * np.exp(np.log(3.0) * z)))
+    t = np.where(t1 < 12, t1, 12 + rng.exponential(1 / 0.05, n))
+    c = rng.uniform(6, 60, n)
+    months = pd.Series(np.minimum(t, c))
+    event = pd.Series((t <= c).astype(float))
+    r_m = cox_per_sd(months, event, pd.Series(z), td_auc=False)
+    r_d = cox_per_sd(months * 30.4375, event, pd.Series(z), td_auc=False, time_unit="days")
+    assert r_m.ph_p < 0.05 and "months" in r_m.note and "days" not in r_m.note
+    assert f"{r_d.split_months * 30.4375:.1f} days" in r_d.note and "months" not in r_d.note
+    assert r_d.split_months == pytest.approx(r_m.split_months, rel=1e-9)
+    assert r_d.hr == pytest.approx(r_m.hr, rel=1e-9)   # Cox depends on the order of times only
+
+
+def test_new_td_auc_horizon_becomes_a_column(monkeypatch):
+    """Adding a horizon to TD_AUC_MONTHS adds its columns (no silent drop from as_dict)."""
+    from ferroscope import survival
+
+    monkeypatch.setattr(survival, "TD_AUC_MONTHS", (12.0, 24.0, 36.0, 60.0))
+    time, event, z = simulate(n=300, seed=13)
+    d = cox_per_sd(time, event, z, n_boot=25).as_dict()
+    assert {"td_auc_24", "td_auc_24_ci_low", "td_auc_24_ci_high"} <= set(d)
+    assert 0.5 < d["td_auc_24"] < 0.9 and d["td_auc_24_ci_low"] < d["td_auc_24"]
+    assert list(d)[-2:] == ["status", "note"]

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+import numpy as np
 import pandas as pd
 
 from .errors import FerroscopeError
@@ -50,10 +51,36 @@ def atomic_open(path: PathLike, mode: str = "w", **kwargs: object) -> Iterator[I
 
 
 def write_tsv(df: pd.DataFrame, path: PathLike, *, index: bool = False) -> None:
-    """Write a tab-separated table atomically (compressed when ``path`` ends in .gz)."""
+    """Write a tab-separated table atomically (compressed when ``path`` ends in .gz).
+
+    Floats are written lossless and short: pandas writes Python's shortest round-trip repr
+    (``0.1`` stays ``0.1``; ``0.123456789012345678`` keeps all 17 significant digits), so a
+    value read back equals the value written bit for bit. Missing values are empty cells. An
+    infinite value is refused (a result table never holds ``inf``: a median not reached, an
+    overflowing ratio ... are written empty by the step that computes them), naming the column
+    and the row, and nothing is written.
+    """
+    check_finite(df, path)
     compression = "gzip" if str(path).endswith(".gz") else None
     with atomic_path(path) as tmp:
-        df.to_csv(tmp, sep="\t", index=index, compression=compression, float_format="%.10g")
+        df.to_csv(tmp, sep="\t", index=index, compression=compression)
+
+
+def check_finite(df: pd.DataFrame, path: PathLike) -> None:
+    """Raise when a numeric column of ``df`` holds +inf or -inf (NaN is allowed: empty cell)."""
+    num = df.select_dtypes(include="number")
+    if num.empty:
+        return
+    values = num.to_numpy(dtype=float)
+    bad = np.isinf(values)
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        raise FerroscopeError(
+            f"refusing to write {int(bad.sum())} infinite value(s) (first: column "
+            f"'{num.columns[c]}', row '{num.index[r]}' = {values[r, c]}); an output table "
+            "never holds inf.", file=str(path), field=str(num.columns[c]),
+            fix="this is a bug in ferroscope (the step must write such a value empty): please "
+                "report it with the rule's log.")
 
 
 def read_table(path: PathLike, *, what: str, index_col: int | str | None = None,

@@ -279,7 +279,8 @@ def cohort_summary(data: CohortData) -> dict[str, Any]:
         ok = c[["os_time_months", "os_event"]].dropna()
         row["os_n"] = len(ok)
         row["os_events"] = int(ok["os_event"].sum())
-        row["followup"] = median_followup(ok["os_time_months"], ok["os_event"])
+        followup = median_followup(ok["os_time_months"], ok["os_event"])
+        row["followup"] = NOT_REACHED if np.isinf(followup) else followup
     if "response" in c.columns:
         r = c["response"].dropna()
         row["responders"] = f"{int((r == 1).sum())} / {len(r)}"
@@ -311,7 +312,7 @@ def render(stats: pd.DataFrame, cohorts: list[CohortData], config: dict[str, Any
             .to_dict("records"),
             "not_scored": d.coverage[~d.coverage["scored"].astype(bool)].to_dict("records"),
         })
-    table = stats.copy()
+    table = show_medians(stats)
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(resources.files("ferroscope") / "templates")),
         autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
@@ -328,6 +329,26 @@ def render(stats: pd.DataFrame, cohorts: list[CohortData], config: dict[str, Any
         n_sig=int((stats["q"] < 0.05).sum()), n_tests=int(stats["p"].notna().sum()),
         risk=risk_section(risk, stats),
     )
+
+
+NOT_REACHED = "not reached"
+MEDIAN_COLUMNS = ("km_median_high", "km_median_low")
+
+
+def show_medians(stats: pd.DataFrame) -> pd.DataFrame:
+    """KM medians for display: "not reached" where the KM split was tested but a group's
+    curve stays above 0.5 (the table holds an empty cell there, never inf)."""
+    table = stats.copy()
+    if "km_logrank_p" not in table:
+        return table
+    tested = table["km_logrank_p"].notna()
+    for col in MEDIAN_COLUMNS:
+        if col in table:
+            values = pd.to_numeric(table[col], errors="coerce")
+            shown = values.astype(object)
+            shown[tested & ~np.isfinite(values)] = NOT_REACHED
+            table[col] = shown
+    return table
 
 
 def _fmt(value: object, digits: int = 3) -> str:

@@ -20,7 +20,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import mannwhitneyu, rankdata
+from scipy.stats import mannwhitneyu, norm, rankdata
+
+#: The 97.5% normal quantile, exact (R: qnorm(0.975)), for 95% Wald intervals.
+Z975 = float(norm.ppf(0.975))
 
 
 @dataclass
@@ -92,8 +95,8 @@ def auc_test(response: pd.Series, score: pd.Series, *, min_per_class: int = 5,
         res.status, res.note = "not tested", "score is constant across patients"
         return res
     res.auc, res.se = delong_auc(pos, neg)
-    res.ci_low = max(0.0, res.auc - 1.959964 * res.se)
-    res.ci_high = min(1.0, res.auc + 1.959964 * res.se)
+    res.ci_low = max(0.0, res.auc - Z975 * res.se)
+    res.ci_high = min(1.0, res.auc + Z975 * res.se)
     res.p_mwu = float(mannwhitneyu(pos, neg, alternative="two-sided").pvalue)
     z = (df["s"] - df["s"].mean()) / df["s"].std(ddof=1)
     fit = _logit(df["y"], z.to_frame("z"))

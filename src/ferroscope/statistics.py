@@ -19,7 +19,7 @@ import pandas as pd
 from scipy.stats import false_discovery_control, norm
 from statsmodels.stats.meta_analysis import combine_effects
 
-from .response import ResponseResult
+from .response import Z975, ResponseResult
 from .survival import SurvivalResult
 
 POOLED = "pooled"
@@ -35,6 +35,13 @@ def survival_rows(results: dict[tuple[str, str], SurvivalResult], cohort: str,
         d.update(cohort=cohort, method=method, set=set_name, endpoint=endpoint,
                  analysis="cox_hr_per_sd", estimate=d["hr"], p=d["p_wald"])
         rows.append(d)
+    return _table(rows)
+
+
+def _table(rows: list[dict]) -> pd.DataFrame:
+    """Rows as a table; with no rows, the standard columns (so the file has a header)."""
+    if not rows:
+        return pd.DataFrame(columns=[c for c in COLUMNS if c != "q"] + ["n"])
     return pd.DataFrame(rows)
 
 
@@ -45,7 +52,7 @@ def response_rows(results: dict[str, ResponseResult], cohort: str, method: str) 
         d.update(cohort=cohort, method=method, set=set_name, endpoint="response",
                  analysis="auc", estimate=d["auc"], p=d["p_mwu"])
         rows.append(d)
-    return pd.DataFrame(rows)
+    return _table(rows)
 
 
 def meta_analyse(table: pd.DataFrame) -> pd.DataFrame:
@@ -69,7 +76,7 @@ def meta_analyse(table: pd.DataFrame) -> pd.DataFrame:
             tau2 = 0.0
             mean, sd = float(res.mean_effect_fe), float(res.sd_eff_w_fe)
         null = 0.0 if survival else 0.5
-        lo, hi = mean - 1.959964 * sd, mean + 1.959964 * sd
+        lo, hi = mean - Z975 * sd, mean + Z975 * sd
         back = np.exp if survival else (lambda v: v)
         rows.append({
             "cohort": POOLED, "method": method, "set": set_name, "endpoint": endpoint,

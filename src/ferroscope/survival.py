@@ -1,8 +1,9 @@
 """Survival analysis of a score: Cox HR per SD, Kaplan-Meier by median split, log-rank (lifelines).
 
 ``cox_per_sd`` standardises the score within the cohort (mean 0, SD 1), fits a univariate Cox
-model (Efron ties, lifelines ``CoxPHFitter``, converged to 1e-10 so that HR and SE equal R's
-``coxph(ties = "efron")``) and reports the hazard ratio per SD with its 95% Wald CI, the Wald and
+model (Efron ties, lifelines ``CoxPHFitter``, Newton-polished until the step is below
+1e-12 so that coefficients, SE and p-values equal R's ``coxph(ties = "efron")`` to 1e-8
+relative) and reports the hazard ratio per SD with its 95% Wald CI, the Wald and
 likelihood-ratio p-values, Harrell's C-index and the proportional-hazards test on Schoenfeld
 residuals (rank time transform). Where that test fails (p < 0.05) the HR is also given before
 and after the median event time (time-split fit). Covariates, when given, add an adjusted HR
@@ -21,7 +22,7 @@ saying why, so the report can show the reason in place.
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -30,11 +31,31 @@ from lifelines.statistics import logrank_test, multivariate_logrank_test, propor
 from scipy.stats import norm
 
 FIT_OPTIONS = {"precision": 1e-10, "max_steps": 200}
+#: Newton-Raphson polishing after lifelines' own stop (see ``_fit``): one pure Newton step per
+#: refit until the step (standardised coefficients) is below POLISH_STEP.
+POLISH_OPTIONS = {"precision": 0.0, "r_precision": 0.0, "step_size": 1.0, "max_steps": 2}
+POLISH_STEP = 1e-12
+POLISH_ROUNDS = 10
 TD_AUC_MONTHS = (12.0, 36.0, 60.0)
+#: Length of one month in each time unit the API accepts (1 month = 30.4375 days).
+UNIT_PER_MONTH = {"days": 30.4375, "weeks": 30.4375 / 7, "months": 1.0, "years": 1 / 12}
+
+
+def td_auc_fields(months: float) -> tuple[str, str, str]:
+    """Column names of the time-dependent AUC at a horizon (months): value, CI low, CI high."""
+    base = f"td_auc_{months:g}"
+    return base, f"{base}_ci_low", f"{base}_ci_high"
 
 
 @dataclass
 class SurvivalResult:
+    """One score x endpoint: the fields below are the columns of the survival table.
+
+    Time-dependent AUCs live in ``td_auc`` ({column: value}); ``as_dict`` flattens them with one
+    column triple per horizon of ``TD_AUC_MONTHS`` (empty where not estimable), and attribute
+    access (``res.td_auc_12``) reads them, so a new horizon is a new column, never dropped.
+    """
+
     n: int = 0
     events: int = 0
     hr: float = np.nan
@@ -62,20 +83,23 @@ class SurvivalResult:
     p_adj: float = np.nan
     n_adj: int = 0
     covariates: str = ""
-    td_auc_12: float = np.nan
-    td_auc_12_ci_low: float = np.nan
-    td_auc_12_ci_high: float = np.nan
-    td_auc_36: float = np.nan
-    td_auc_36_ci_low: float = np.nan
-    td_auc_36_ci_high: float = np.nan
-    td_auc_60: float = np.nan
-    td_auc_60_ci_low: float = np.nan
-    td_auc_60_ci_high: float = np.nan
+    td_auc: dict[str, float] = field(default_factory=dict)
     status: str = "ok"
     note: str = ""
 
+    def __getattr__(self, name: str) -> float:
+        if name.startswith("td_auc_"):
+            return self.__dict__.get("td_auc", {}).get(name, np.nan)
+        raise AttributeError(name)
+
     def as_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        aucs = d.pop("td_auc")
+        status, note = d.pop("status"), d.pop("note")
+        for t in TD_AUC_MONTHS:
+            for col in td_auc_fields(t):
+                d[col] = aucs.get(col, np.nan)
+        return {**d, "status": status, "note": note}
 
 
 def _clean(time: pd.Series, event: pd.Series, score: pd.Series) -> pd.DataFrame:
@@ -83,104 +107,168 @@ def _clean(time: pd.Series, event: pd.Series, score: pd.Series) -> pd.DataFrame:
     return df.astype(float)
 
 
-def _fit(df: pd.DataFrame, **kwargs: object) -> CoxPHFitter:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return CoxPHFitter().fit(df, duration_col="time", event_col="event",
-                                 fit_options=FIT_OPTIONS, **kwargs)
+def fit_cox(df: pd.DataFrame, **kwargs: object) -> CoxPHFitter:
+    """Efron-ties Cox fit (lifelines), Newton-Raphson polished to R ``coxph``'s optimum.
+
+    lifelines stops when its Newton decrement g' H^-1 g / 2 falls below ``precision``, which
+    leaves a last step of order 1e-7 (coefficients 1e-7 relative, p-values 1e-6 from R). The
+    fit is therefore continued from lifelines' estimate with pure Newton steps
+    beta <- beta + H^-1 g on lifelines' own partial log-likelihood (one step per refit with
+    ``initial_point``), until the step in standardised coefficients is below ``POLISH_STEP``
+    (1e-12; Newton converges quadratically, so 2-3 steps). SE (inverse Hessian), Wald and
+    likelihood-ratio statistics then follow from the converged estimate, as in R's
+    ``coxph`` (Therneau & Grambsch 2000, ch. 3). The null log-likelihood is the first fit's
+    (evaluated at beta = 0, exact). ``cph.polish_step_`` records the last step taken.
+    """
+    def fit(options: dict, initial: np.ndarray | None = None) -> CoxPHFitter:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return CoxPHFitter().fit(df, duration_col="time", event_col="event",
+                                     fit_options=options, initial_point=initial, **kwargs)
+
+    first = fit(FIT_OPTIONS)
+    cph = first
+    beta = (first.params_ * first._norm_std).to_numpy(dtype=float)
+    step = np.inf
+    for _ in range(POLISH_ROUNDS):
+        if not np.all(np.isfinite(beta)):
+            break
+        nxt = fit(POLISH_OPTIONS, beta.copy())
+        new = (nxt.params_ * nxt._norm_std).to_numpy(dtype=float)
+        step = float(np.max(np.abs(new - beta))) if new.size else 0.0
+        if not np.isfinite(step):
+            break
+        cph, beta = nxt, new
+        if step < POLISH_STEP:
+            break
+    # the null log-likelihood at beta = 0 (first fit); a refit from a non-zero start would
+    # recompute it through lifelines' trivial model, which is not the Efron null likelihood.
+    cph._model._ll_null_ = first._model._ll_null_
+    cph.polish_step_ = step
+    return cph
+
+
+def _finite(values: dict[str, float]) -> bool:
+    return all(np.isfinite(v) for v in values.values())
 
 
 def cox_per_sd(time: pd.Series, event: pd.Series, score: pd.Series, *,
                min_events: int = 10, covariates: pd.DataFrame | None = None,
-               td_auc: bool = True, n_boot: int = 200, seed: int = 0) -> SurvivalResult:
-    """Univariate (and covariate-adjusted) Cox model of survival on the standardised score."""
+               td_auc: bool = True, n_boot: int = 200, seed: int = 0,
+               time_unit: str = "months") -> SurvivalResult:
+    """Univariate (and covariate-adjusted) Cox model of survival on the standardised score.
+
+    ``time_unit`` is the unit of ``time`` (days, weeks, months, years): notes name it, the
+    time-dependent AUC horizons (``TD_AUC_MONTHS``) are converted to it and ``split_months``
+    is reported in months whatever the input unit. Each part (KM, tertiles, maxstat, adjusted
+    Cox, td-AUC) is computed by a helper that returns its fields; nothing is filled in place.
+    """
+    if time_unit not in UNIT_PER_MONTH:
+        raise ValueError(f"time_unit must be one of {sorted(UNIT_PER_MONTH)}, not {time_unit!r}")
     df = _clean(time, event, score)
-    res = SurvivalResult(n=len(df), events=int(df["event"].sum()) if len(df) else 0)
+    n, events = len(df), int(df["event"].sum()) if len(df) else 0
     sd = df["score"].std(ddof=1) if len(df) > 1 else 0.0
-    if res.events < min_events:
-        res.status = "not tested"
-        res.note = (f"{res.events} events (< min_events = {min_events})" if res.events else
-                    "no events: every patient is censored")
-        return res
+    if events < min_events:
+        return SurvivalResult(n=n, events=events, status="not tested", note=(
+            f"{events} events (< min_events = {min_events})" if events else
+            "no events: every patient is censored"))
     if not np.isfinite(sd) or sd == 0:
-        res.status, res.note = "not tested", "score is constant across patients"
-        return res
+        return SurvivalResult(n=n, events=events, status="not tested",
+                              note="score is constant across patients")
     df["z"] = (df["score"] - df["score"].mean()) / sd
     data = df[["time", "event", "z"]]
-    cph = _fit(data)
+    cox = univariate_cox(data)
+    if not _finite(cox):
+        return SurvivalResult(n=n, events=events, status="not tested", note=(
+            "the Cox model did not converge to finite estimates (a score that separates "
+            "events from censored patients?)"))
+    fields: dict = {"n": n, "events": events, **cox}
+    notes = []
+    if cox["ph_p"] < 0.05:
+        split = time_split(data, time_unit)
+        fields.update(split)
+        notes.append("proportional hazards questionable (Schoenfeld p < 0.05): see HR before "
+                     f"and after {split['split_months'] * UNIT_PER_MONTH[time_unit]:.1f} "
+                     f"{time_unit}")
+    km, note = km_median_split(df)
+    fields.update(km)
+    notes.append(note)
+    fields.update(km_tertiles(df))
+    ms = maxstat_logrank(df["time"], df["event"], df["score"])
+    if ms is not None:
+        fields.update(maxstat_statistic=ms[0], maxstat_cutpoint=ms[1], maxstat_p=ms[2])
+    if covariates is not None and covariates.shape[1] > 0:
+        adj, adj_notes = adjusted(df, covariates, min_events)
+        fields.update(adj)
+        notes += adj_notes
+    aucs = time_dependent_auc(df, n_boot=n_boot, seed=seed, time_unit=time_unit) \
+        if td_auc else {}
+    return SurvivalResult(**fields, td_auc=aucs, note="; ".join(n for n in notes if n))
+
+
+def univariate_cox(data: pd.DataFrame) -> dict[str, float]:
+    """HR per SD with 95% Wald CI, Wald and LR p, C-index and the Schoenfeld PH test."""
+    cph = fit_cox(data)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ph = proportional_hazard_test(cph, data, time_transform="rank")
     row = cph.summary.loc["z"]
-    res.log_hr = float(row["coef"])
-    res.se_log_hr = float(row["se(coef)"])
-    res.hr = float(row["exp(coef)"])
-    res.ci_low = float(row["exp(coef) lower 95%"])
-    res.ci_high = float(row["exp(coef) upper 95%"])
-    res.p_wald = float(row["p"])
-    res.p_lr = float(cph.log_likelihood_ratio_test().p_value)
-    res.c_index = float(cph.concordance_index_)
-    res.ph_p = float(np.atleast_1d(ph.p_value)[0])
-    notes = []
-    if res.ph_p < 0.05:
-        time_split(data, res)
-        notes.append("proportional hazards questionable (Schoenfeld p < 0.05): see HR before "
-                     f"and after {res.split_months:.1f} months")
-    notes.append(km_median_split(df, res))
-    km_tertiles(df, res)
-    ms = maxstat_logrank(df["time"], df["event"], df["score"])
-    if ms is not None:
-        res.maxstat_statistic, res.maxstat_cutpoint, res.maxstat_p = ms
-    if covariates is not None and covariates.shape[1] > 0:
-        notes += adjusted(df, covariates, res, min_events)
-    if td_auc:
-        time_dependent_auc(df, res, n_boot=n_boot, seed=seed)
-    res.note = "; ".join(n for n in notes if n)
-    return res
+    return {"log_hr": float(row["coef"]), "se_log_hr": float(row["se(coef)"]),
+            "hr": float(row["exp(coef)"]), "ci_low": float(row["exp(coef) lower 95%"]),
+            "ci_high": float(row["exp(coef) upper 95%"]), "p_wald": float(row["p"]),
+            "p_lr": float(cph.log_likelihood_ratio_test().p_value),
+            "c_index": float(cph.concordance_index_),
+            "ph_p": float(np.atleast_1d(ph.p_value)[0])}
 
 
-def time_split(data: pd.DataFrame, res: SurvivalResult) -> None:
-    """HR per SD before and after the median event time (episode split)."""
+def time_split(data: pd.DataFrame, time_unit: str = "months") -> dict[str, float]:
+    """HR per SD before and after the median event time (episode split).
+
+    ``split_months`` is that time in months (``time`` is in ``time_unit``).
+    """
     split = float(data.loc[data["event"] == 1, "time"].median())
     early = data.assign(event=np.where(data["time"] > split, 0, data["event"]),
                         time=np.minimum(data["time"], split))
     late = data[data["time"] > split].assign(entry=split)
-    res.split_months = split
-    for part, attr, kw in ((early, "hr_early", {}), (late, "hr_late", {"entry_col": "entry"})):
+    out = {"split_months": split / UNIT_PER_MONTH[time_unit], "hr_early": np.nan, "hr_late": np.nan}
+    for part, key, kw in ((early, "hr_early", {}), (late, "hr_late", {"entry_col": "entry"})):
         if part["event"].sum() >= 5:
-            res.__setattr__(attr, float(np.exp(_fit(part, **kw).params_["z"])))
+            hr = float(np.exp(fit_cox(part, **kw).params_["z"]))
+            out[key] = hr if np.isfinite(hr) else np.nan
+    return out
 
 
-def adjusted(df: pd.DataFrame, covariates: pd.DataFrame, res: SurvivalResult,
-             min_events: int) -> list[str]:
-    """Multivariable Cox: score (per SD) + covariates, complete cases."""
+def adjusted(df: pd.DataFrame, covariates: pd.DataFrame,
+             min_events: int) -> tuple[dict[str, float | int | str], list[str]]:
+    """Multivariable Cox: score (per SD) + covariates, complete cases. Returns fields, notes."""
     cov = covariates.reindex(df.index)
     complete = cov.notna().all(axis=1) & (cov.astype(str) != "").all(axis=1)
     dropped = int((~complete).sum())
     sub = df.loc[complete, ["time", "event", "z"]]
     design = pd.get_dummies(cov.loc[complete], drop_first=True, dtype=float)
     design = design.loc[:, design.std() > 0]
-    res.covariates = ", ".join(map(str, covariates.columns))
+    out: dict[str, float | int | str] = {"covariates": ", ".join(map(str, covariates.columns))}
     if sub["event"].sum() < min_events or design.shape[1] == 0:
-        return [f"adjusted model not fitted ({int(sub['event'].sum())} events in "
-                f"{len(sub)} complete cases)"]
-    fit = _fit(pd.concat([sub, design], axis=1))
+        return out, [f"adjusted model not fitted ({int(sub['event'].sum())} events in "
+                     f"{len(sub)} complete cases)"]
+    fit = fit_cox(pd.concat([sub, design], axis=1))
     row = fit.summary.loc["z"]
-    res.hr_adj = float(row["exp(coef)"])
-    res.ci_low_adj = float(row["exp(coef) lower 95%"])
-    res.ci_high_adj = float(row["exp(coef) upper 95%"])
-    res.p_adj = float(row["p"])
-    res.n_adj = len(sub)
-    return [f"adjusted model: {dropped} patients with missing covariates dropped"] if dropped \
-        else []
+    est = {"hr_adj": float(row["exp(coef)"]), "ci_low_adj": float(row["exp(coef) lower 95%"]),
+           "ci_high_adj": float(row["exp(coef) upper 95%"]), "p_adj": float(row["p"])}
+    if not _finite(est):
+        return out, ["adjusted model did not converge to finite estimates"]
+    out.update(est, n_adj=len(sub))
+    return out, ([f"adjusted model: {dropped} patients with missing covariates dropped"]
+                 if dropped else [])
 
 
-def time_dependent_auc(df: pd.DataFrame, res: SurvivalResult, *, n_boot: int = 200,
-                       seed: int = 0) -> None:
-    """Cumulative/dynamic AUC of the score at 1, 3 and 5 years, percentile bootstrap 95% CI.
+def time_dependent_auc(df: pd.DataFrame, *, n_boot: int = 200, seed: int = 0,
+                       time_unit: str = "months") -> dict[str, float]:
+    """Cumulative/dynamic AUC of the score at ``TD_AUC_MONTHS``, percentile bootstrap 95% CI.
 
     Apparent AUC (the score is not fitted, so there is nothing to overfit); censoring handled
-    by inverse-probability weights (Uno et al. 2007) as in scikit-survival.
+    by inverse-probability weights (Uno et al. 2007) as in scikit-survival. Returns
+    {``td_auc_<months>``, ``..._ci_low``, ``..._ci_high``} for the estimable horizons.
     """
     from sksurv.metrics import cumulative_dynamic_auc
     from sksurv.util import Surv
@@ -189,14 +277,16 @@ def time_dependent_auc(df: pd.DataFrame, res: SurvivalResult, *, n_boot: int = 2
         y = Surv.from_arrays(d["event"].astype(bool), d["time"])
         return cumulative_dynamic_auc(y, y, d["z"].to_numpy(), horizons)[0]
 
+    per = UNIT_PER_MONTH[time_unit]
     t_max = df.loc[df["event"] == 1, "time"].max()
-    horizons = [t for t in TD_AUC_MONTHS if df["time"].min() < t < t_max]
+    months = [m for m in TD_AUC_MONTHS if df["time"].min() < m * per < t_max]
+    horizons = [m * per for m in months]
     if not horizons:
-        return
+        return {}
     try:
         point = auc_at(df, horizons)
     except ValueError:
-        return
+        return {}
     rng = np.random.default_rng(seed)
     boots = []
     for _ in range(n_boot):
@@ -207,10 +297,11 @@ def time_dependent_auc(df: pd.DataFrame, res: SurvivalResult, *, n_boot: int = 2
             continue
     lo, hi = (np.nanpercentile(boots, q, axis=0) if len(boots) >= 20
               else np.full(len(horizons), np.nan) for q in (2.5, 97.5))
-    for k, t in enumerate(horizons):
-        setattr(res, f"td_auc_{int(t)}", float(point[k]))
-        setattr(res, f"td_auc_{int(t)}_ci_low", float(lo[k]))
-        setattr(res, f"td_auc_{int(t)}_ci_high", float(hi[k]))
+    out = {}
+    for k, m in enumerate(months):
+        for col, value in zip(td_auc_fields(m), (point[k], lo[k], hi[k]), strict=True):
+            out[col] = float(value)
+    return out
 
 
 def maxstat_logrank(time: pd.Series, event: pd.Series, score: pd.Series, *,
@@ -261,26 +352,33 @@ def _p_lausen94(b: float, n: int, m: np.ndarray) -> float:
     return float(min(1.0, 1 - (norm.cdf(b) - norm.cdf(-b)) + d))
 
 
-def km_tertiles(df: pd.DataFrame, res: SurvivalResult) -> None:
-    """Log-rank test across score tertiles."""
+def km_tertiles(df: pd.DataFrame) -> dict[str, float]:
+    """Log-rank test across score tertiles ({} when a tertile has fewer than 10 patients)."""
     groups = pd.qcut(df["score"].rank(method="first"), 3, labels=False)
     if groups.value_counts().min() < 10:
-        return
-    res.km_tertile_p = float(multivariate_logrank_test(df["time"], groups, df["event"]).p_value)
+        return {}
+    return {"km_tertile_p": float(
+        multivariate_logrank_test(df["time"], groups, df["event"]).p_value)}
 
 
-def km_median_split(df: pd.DataFrame, res: SurvivalResult, min_group: int = 10) -> str:
-    """Log-rank test and median survival (months) above vs at-or-below the median score."""
+def km_median_split(df: pd.DataFrame, min_group: int = 10) -> tuple[dict[str, float], str]:
+    """Log-rank test and median survival above vs at-or-below the median score.
+
+    Medians are in the unit of ``time``; a median not reached (the KM curve stays above 0.5)
+    is NaN, written as an empty cell and shown as "not reached" in the report. Returns
+    (fields, note).
+    """
     high = df["score"] > df["score"].median()
     if min(high.sum(), (~high).sum()) < min_group:
-        return f"KM median split not tested: fewer than {min_group} patients per group"
+        return {}, f"KM median split not tested: fewer than {min_group} patients per group"
     lr = logrank_test(df.loc[high, "time"], df.loc[~high, "time"],
                       df.loc[high, "event"], df.loc[~high, "event"])
-    res.km_logrank_p = float(lr.p_value)
-    for flag, attr in ((high, "km_median_high"), (~high, "km_median_low")):
+    out = {"km_logrank_p": float(lr.p_value)}
+    for flag, key in ((high, "km_median_high"), (~high, "km_median_low")):
         kmf = KaplanMeierFitter().fit(df.loc[flag, "time"], df.loc[flag, "event"])
-        setattr(res, attr, float(kmf.median_survival_time_))
-    return ""
+        median = float(kmf.median_survival_time_)
+        out[key] = median if np.isfinite(median) else np.nan
+    return out, ""
 
 
 def km_curves(time: pd.Series, event: pd.Series, score: pd.Series) -> pd.DataFrame:

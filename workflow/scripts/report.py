@@ -4,10 +4,9 @@ import datetime as dt
 import json
 
 import _bootstrap  # noqa: F401  (puts the checkout's src/ on sys.path if needed)
-import anndata as ad
-import pandas as pd
 
 from ferroscope import provenance
+from ferroscope.checks import read_coverage, read_h5ad, read_scores, read_statistics
 from ferroscope.genesets import read_genes_table
 from ferroscope.io import atomic_open
 from ferroscope.logs import step_logging
@@ -16,19 +15,18 @@ from ferroscope.signatures import load_risk_data
 
 cfg = snakemake.params.config
 with step_logging(snakemake.log[0], "report") as log:
-    stats = pd.read_csv(snakemake.input.statistics, sep="\t")
+    stats = read_statistics(snakemake.input.statistics)
     cohorts, inputs = [], []
     methods = list(cfg["scoring"]["methods"])
     score_files = iter(snakemake.input.scores)  # cohort-major, then method (rule order)
     for h5ad, cov in zip(snakemake.input.h5ad, snakemake.input.coverage, strict=True):
-        adata = ad.read_h5ad(h5ad, backed="r")
+        adata = read_h5ad(h5ad, backed=True)
         cid = str(adata.uns["cohort"])
         prov = json.loads(adata.uns["provenance"])
         inputs += [{**f, "role": f"{cid}: {f['role']}"} for f in prov["inputs"]]
-        scores = {m: pd.read_csv(next(score_files), sep="\t", index_col="sample_id")
-                  for m in methods}
+        scores = {m: read_scores(next(score_files), adata.obs_names) for m in methods}
         cohorts.append(CohortData(
-            cohort=cid, clinical=adata.obs.copy(), coverage=pd.read_csv(cov, sep="\t"),
+            cohort=cid, clinical=adata.obs.copy(), coverage=read_coverage(cov),
             scores=scores, description=str(adata.uns.get("description", "")),
             platform=str(adata.uns.get("platform", "")), n_genes=adata.n_vars,
             prepare_notes=json.loads(adata.uns["prepare"]), provenance=prov,

@@ -3,6 +3,7 @@
 import _bootstrap  # noqa: F401  (puts the checkout's src/ on sys.path if needed)
 import pandas as pd
 
+from ferroscope.checks import read_clinical, read_scores
 from ferroscope.errors import FerroscopeError
 from ferroscope.io import write_tsv
 from ferroscope.logs import step_logging
@@ -10,9 +11,10 @@ from ferroscope.response import auc_test, interaction_test
 from ferroscope.statistics import response_rows
 
 with step_logging(snakemake.log[0], "response") as log:
-    scores = pd.read_csv(snakemake.input.scores, sep="\t", index_col="sample_id")
-    clin = pd.read_csv(snakemake.input.clinical, sep="\t", index_col="sample_id",
-                       keep_default_na=True).reindex(scores.index)
+    clin = read_clinical(snakemake.input.clinical,
+                         columns=["response", *snakemake.params.covariates])
+    scores = read_scores(snakemake.input.scores, clin.index)
+    clin = clin.reindex(scores.index)
     # the prepare step wrote the arms as config names them (matched case-insensitively)
     arm = str(snakemake.params.arm or "")
     control = str(snakemake.params.control_arm or "")

@@ -1,16 +1,16 @@
 """Score the covered gene sets of one cohort with one method."""
 
 import _bootstrap  # noqa: F401  (puts the checkout's src/ on sys.path if needed)
-import anndata as ad
 import pandas as pd
 
+from ferroscope.checks import read_h5ad
 from ferroscope.genesets import AliasTable, read_gmt
 from ferroscope.io import write_tsv
 from ferroscope.logs import step_logging
 from ferroscope.scoring import check_matrix, score_sets
 
 with step_logging(snakemake.log[0], "score") as log:
-    adata = ad.read_h5ad(snakemake.input.h5ad)
+    adata = read_h5ad(snakemake.input.h5ad)
     cov = pd.read_csv(snakemake.input.coverage, sep="\t")
     scored = set(cov.loc[cov["scored"], "set"])
     sets = [s for s in read_gmt(snakemake.input.gmt, AliasTable.read(snakemake.input.aliases))

@@ -1,16 +1,15 @@
 """Merge per-cohort results into results/statistics.tsv with BH FDR."""
 
 import _bootstrap  # noqa: F401  (puts the checkout's src/ on sys.path if needed)
-import pandas as pd
 
+from ferroscope.checks import read_results
 from ferroscope.io import write_tsv
 from ferroscope.logs import step_logging
 from ferroscope.statistics import combine
 
 with step_logging(snakemake.log[0], "statistics") as log:
-    tables = [pd.read_csv(p, sep="\t") for p in [*snakemake.input.survival,
-                                                 *snakemake.input.response,
-                                                 *snakemake.input.risk]]
+    tables = [read_results(p) for p in [*snakemake.input.survival, *snakemake.input.response,
+                                        *snakemake.input.risk]]
     table = combine(tables)
     log.info("%d tests, %d with q < 0.05", table["p"].notna().sum(), (table["q"] < 0.05).sum())
     write_tsv(table, snakemake.output[0])
