@@ -16,9 +16,12 @@ with step_logging(snakemake.log[0], "prepare") as log:
     log_provenance(log, prov)
     raw = prepare.read_expression(snakemake.input.expression,
                                   what=f"expression matrix of cohort {cohort_id}")
+    # the alias table is checked here (cycles stop the run) but never applied to matrix rows
+    AliasTable.read(snakemake.input.aliases)
+    missing_key = (f"cohorts.{cohort_id}.missing" if "missing" in cfg else "missing")
     expr, notes = prepare.harmonise_expression(
-        raw, AliasTable.read(snakemake.input.aliases), scale=cfg["expression_scale"],
-        source=snakemake.input.expression)
+        raw, scale=cfg["expression_scale"], source=snakemake.input.expression,
+        missing=snakemake.params.missing, missing_key=missing_key)
     clin_raw = read_table(snakemake.input.clinical, what=f"clinical table of cohort {cohort_id}")
     clinical = prepare.standardise_clinical(clin_raw, cfg["clinical"],
                                             source=snakemake.input.clinical, cohort=cohort_id)
