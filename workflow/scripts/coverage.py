@@ -3,6 +3,12 @@ first, then aliases); constant, all-missing and dropped-for-missingness genes co
 
 import json
 
+if __name__ != "__main__":
+    # This folder is on sys.path while Snakemake runs a script, so `import coverage` (numba
+    # does it to find coverage.py, the test-coverage package) would land here: refuse, so that
+    # the importer sees the package as absent instead of running this step.
+    raise ImportError("workflow/scripts/coverage.py is a Snakemake script, not a module")
+
 import _bootstrap  # noqa: F401  (puts the checkout's src/ on sys.path if needed)
 import anndata as ad
 import numpy as np
