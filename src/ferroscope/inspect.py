@@ -195,8 +195,7 @@ def value_counts(series: pd.Series) -> list[tuple[str, int]]:
 
 
 def describe_values(series: pd.Series) -> str:
-    n_missing = int(series.isna().sum() + (series.astype(str).str.strip() == "").sum()
-                    - series.isna().sum() * 0)
+    n_missing = int(series.isna().sum() + (series.dropna().astype(str).str.strip() == "").sum())
     num = pd.to_numeric(series, errors="coerce")
     if num.notna().sum() and num.notna().sum() == series.notna().sum() and num.nunique() > 12:
         return (f"numeric, {num.min():.4g} to {num.max():.4g} (median {num.median():.4g}), "
