@@ -221,11 +221,14 @@ def test_negative_values_declared_linear_suggest_log_ratio():
 
 def test_excel_mangled_names_are_listed():
     from ferroscope.prepare import excel_mangled
-    names = ["GPX4", "1-Mar", "9-Sep", "2-Sep", "40432", "SEPT9", "1-Dec", "12345", "Mar-1",
-             "2006-03-01", "C8orf76", "7"]
+    names = ["GPX4", "1-Mar", "9-Sep", "2-Sep", "40432", "SEPT9", "1-Dec", "Mar-1",
+             "2006-03-01", "C8orf76", "NQO1", "FTH1"]
     assert excel_mangled(names) == ["1-Mar", "9-Sep", "2-Sep", "40432", "1-Dec", "Mar-1",
                                     "2006-03-01"]
     raw = pd.DataFrame(np.arange(8.0).reshape(4, 2) + 1, index=["GPX4", "1-Mar", "40432", "A"],
                        columns=["s1", "s2"])
     _, notes = harmonise_expression(raw)
     assert notes.excel_mangled == ["1-Mar", "40432"]
+    # numbers outside Excel's date serials, and a matrix named by Entrez ids, are not mangled
+    assert excel_mangled(["GPX4"] * 20 + ["12345", "7"]) == []
+    assert excel_mangled(["54205", "40432", "7157", "2876"]) == []

@@ -71,11 +71,14 @@ _EXCEL_PATTERNS = [
 def excel_mangled(names: Any) -> list[str]:
     """Gene names that Excel turned into dates or date serial numbers (``1-Mar``, ``9-Sep``,
     ``40432``); see Ziemann et al. 2016 Genome Biol 17:177."""
+    texts = [str(n).strip() for n in names]
+    # a matrix named by numeric ids (Entrez) is not mangled: serials count only among symbols
+    numeric_ids = sum(t.isdigit() for t in texts) > 0.1 * max(len(texts), 1)
     out = []
-    for n in names:
-        text = str(n).strip()
+    for text in texts:
         if any(pat.match(text) for pat in _EXCEL_PATTERNS):
-            if _EXCEL_PATTERNS[-1].match(text) and not 30000 <= float(text) <= 60000:
+            if _EXCEL_PATTERNS[-1].match(text) and (numeric_ids
+                                                    or not 30000 <= float(text) <= 60000):
                 continue
             out.append(text)
     return out
