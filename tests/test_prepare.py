@@ -230,5 +230,5 @@ def test_excel_mangled_names_are_listed():
     _, notes = harmonise_expression(raw)
     assert notes.excel_mangled == ["1-Mar", "40432"]
     # numbers outside Excel's date serials, and a matrix named by Entrez ids, are not mangled
-    assert excel_mangled(["GPX4"] * 20 + ["12345", "7"]) == []
+    assert excel_mangled(["GPX4", "12345", "7"]) == []
     assert excel_mangled(["54205", "40432", "7157", "2876"]) == []

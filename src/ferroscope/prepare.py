@@ -73,7 +73,7 @@ def excel_mangled(names: Any) -> list[str]:
     ``40432``); see Ziemann et al. 2016 Genome Biol 17:177."""
     texts = [str(n).strip() for n in names]
     # a matrix named by numeric ids (Entrez) is not mangled: serials count only among symbols
-    numeric_ids = sum(t.isdigit() for t in texts) > 0.1 * max(len(texts), 1)
+    numeric_ids = sum(t.isdigit() for t in texts) > 0.5 * max(len(texts), 1)
     out = []
     for text in texts:
         if any(pat.match(text) for pat in _EXCEL_PATTERNS):
