@@ -232,3 +232,40 @@ def test_excel_mangled_names_are_listed():
     # numbers outside Excel's date serials, and a matrix named by Entrez ids, are not mangled
     assert excel_mangled(["GPX4", "12345", "7"]) == []
     assert excel_mangled(["54205", "40432", "7157", "2876"]) == []
+
+
+def test_report_cohort_table_states_scale_meaning_and_missing_counts():
+    from ferroscope.report import CohortData, cohort_summary
+
+    df = _matrix_with_missing(np.random.default_rng(3)) - 8.0   # centred: log ratios
+    _, notes = harmonise_expression(df, scale="log_ratio", missing={"max_fraction": 0.2})
+    clin = pd.DataFrame({"os_time_months": [1.0, 2.0], "os_event": [1.0, 0.0]},
+                        index=pd.Index(["a", "b"], name="sample_id"))
+    row = cohort_summary(CohortData("x", clin, pd.DataFrame(), {},
+                                    prepare_notes=notes.as_dict()))
+    assert row["scale"] == "log_ratio" and "own" in row["score_meaning"]
+    assert row["missing"].startswith("3 genes dropped (missing in > 20% of samples)")
+    assert "10 missing cells left in 2 genes" in row["missing"]
+
+
+@pytest.mark.slow
+@pytest.mark.bad_input
+def test_duplicated_sample_column_stops_the_workflow_naming_the_input(tmp_path):
+    """Through snakemake: the raw header's repeated DEMO-0001 (pandas would read the copy as
+    'DEMO-0001.1', a 61st patient) stops prepare, naming the file and the fix; nothing is
+    written under results/."""
+    from .conftest import local_cohort_config, make_workdir, run_snakemake
+
+    def duplicate(cohort):
+        cohort.expression.insert(cohort.expression.shape[1], "DEMO-0001",
+                                 cohort.expression["DEMO-0001"].to_numpy(),
+                                 allow_duplicates=True)
+
+    wd = make_workdir(tmp_path, local_cohort_config(tmp_path, mutate=duplicate))
+    res = run_snakemake(wd, "results/local/prepared.h5ad")
+    assert res.returncode != 0
+    log = (wd / "logs" / "prepare" / "local.log").read_text()
+    assert "data/expr.tsv.gz" in log and "'DEMO-0001' appears twice" in log
+    assert "Fix: give every column a unique name" in log
+    assert not [p for p in (wd / "results").rglob("*") if p.is_file()] \
+        if (wd / "results").exists() else True
