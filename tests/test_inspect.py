@@ -81,13 +81,46 @@ def test_series_matrix_characteristics_platforms_supplements_and_scale(tmp_path)
     assert "30 rows x 10 samples" in text and "looks like: log2" in text
     entry = yaml.safe_load(suggest_entry(ins))["cohorts"]["GSE999_GPL570"]
     assert entry["source"] == "geo" and entry["multi_platform"] is True
-    assert entry["samples"]["keep"] == {"characteristic": "tissue", "values": ["HCC tumor"]}
+    keep = dict(entry["samples"]["keep"])
+    # the strict-mapping keys appear when the schema in use knows them (see test below)
+    assert keep.pop("exclude_values", ["adjacent non-tumor"]) == ["adjacent non-tumor"]
+    assert keep == {"characteristic": "tissue", "values": ["HCC tumor"]}
     assert entry["clinical"]["os_time"] == {"column": "os time (months)", "unit": "months"}
-    assert entry["clinical"]["os_event"] == {"column": "os event", "event_values": ["dead"]}
+    event = dict(entry["clinical"]["os_event"])
+    assert event.pop("censor_values", ["alive"]) == ["alive"]
+    assert event == {"column": "os event", "event_values": ["dead"]}
     assert entry["probe_table"]["file"] == "GPL570.annot.gz"
     assert "# guess" in suggest_entry(ins)
     cfg = validate_config(config_with(suggest_entry(ins)), schema_dir=SCHEMAS, base_dir=REPO)
     assert cfg["cohorts"]["GSE999_GPL570"]["expression_scale"] == "log2"
+
+
+def test_strict_schema_gets_every_observed_value_placed(tmp_path):
+    """With a schema that knows censor_values / exclude_values (strict value mapping), the
+    entry puts every observed value in one list, so that it runs under strict mapping."""
+    p = series_matrix(tmp_path / "GSE999_series_matrix.txt.gz", platforms=("GPL1",))
+    schemas = tmp_path / "schemas"
+    schemas.mkdir()
+    (schemas / "cohort.schema.yaml").write_text(yaml.safe_dump({
+        "properties": {"samples": {"properties": {"keep": {"properties": {
+            "exclude_values": {}}}}},
+            "clinical": {"properties": {"response": {"properties": {"exclude_values": {}}}}}},
+        "$defs": {"event": {"properties": {"censor_values": {}}}}}))
+    entry = yaml.safe_load(suggest_entry(inspect_source(str(p)), schema_dir=schemas))
+    c = entry["cohorts"]["GSE999"]
+    assert c["samples"]["keep"]["exclude_values"] == ["adjacent non-tumor"]
+    assert c["clinical"]["os_event"] == {"column": "os event", "event_values": ["dead"],
+                                         "censor_values": ["alive"]}
+    clin = tmp_path / "c.csv"
+    clin.write_text("id,best_response,os_days,vital\nA,PR,10,1\nB,PD,20,0\nC,NE,30,1\n"
+                    "D,SD,40,0\n")
+    loose = yaml.safe_load(suggest_entry(inspect_source(str(clin))))
+    strict = yaml.safe_load(suggest_entry(inspect_source(str(clin)), schema_dir=schemas))
+    assert "exclude_values" not in loose["cohorts"]["c"]["clinical"]["response"] or \
+        strict == loose
+    assert strict["cohorts"]["c"]["clinical"]["response"]["exclude_values"] == ["NE"]
+    assert strict["cohorts"]["c"]["clinical"]["os_event"] == {
+        "column": "vital", "event_values": [1], "censor_values": [0]}
 
 
 def test_centred_log_ratios_with_missing_cells_are_called_so(tmp_path):
@@ -131,7 +164,9 @@ def test_local_pair_gives_a_local_entry_that_validates(tmp_path, monkeypatch):
     assert entry["missing"] == {"max_fraction": 0.2}
     assert entry["clinical"]["sample_id"] == "patient"
     assert entry["clinical"]["os_time"] == {"column": "os_months", "unit": "months"}
-    assert entry["clinical"]["os_event"] == {"column": "vital_status", "event_values": ["Dead"]}
+    event = dict(entry["clinical"]["os_event"])
+    assert event.pop("censor_values", ["Alive"]) == ["Alive"]
+    assert event == {"column": "vital_status", "event_values": ["Dead"]}
     validate_config(config_with(suggest_entry(ins, cohort_id="ratios")), schema_dir=SCHEMAS,
                     base_dir=tmp_path, check_files=False)
 
@@ -199,8 +234,9 @@ def test_gse14520_gpl571_lists_tissue_with_counts(capsys):
     assert "samples per platform: GPL571 (43)" in out
     assert "GSE14520_Extra_Supplement.txt.gz" in out
     entry = yaml.safe_load(out.split("check every '# guess'):")[1])["cohorts"]
-    assert entry["GSE14520_GPL571"]["samples"]["keep"] == {
-        "characteristic": "tissue", "values": ["Liver Tumor Tissue"]}
+    keep = dict(entry["GSE14520_GPL571"]["samples"]["keep"])
+    keep.pop("exclude_values", None)
+    assert keep == {"characteristic": "tissue", "values": ["Liver Tumor Tissue"]}
     validate_config(config_with(out.split("check every '# guess'):")[1]), schema_dir=SCHEMAS,
                     base_dir=REPO)
 

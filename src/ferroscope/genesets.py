@@ -8,6 +8,7 @@ by :func:`gmt_from_table` (``ferroscope build-gmt``) and a test keeps the two eq
 from __future__ import annotations
 
 import csv
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -229,8 +230,15 @@ def resolve_sets(sets: Iterable[GeneSet], rows: Iterable[str],
     """
     sets = list(sets)
     res = resolve_members(sets, rows, aliases, unusable=unusable)
-    return [GeneSet(gs.name, tuple(res[g].row for g in gs.genes if res[g].row is not None),
-                    gs.description) for gs in sets]
+    out = []
+    for gs in sets:
+        changes: dict[str, tuple[str, ...]] = {
+            "genes": tuple(str(res[g].row) for g in gs.genes if res[g].row is not None)}
+        if getattr(gs, "duplicates", None):  # repeated members (GSVA 1.46 counts them twice)
+            changes["duplicates"] = tuple(str(res[g].row) for g in gs.duplicates  # type: ignore
+                                          if g in res and res[g].row is not None)
+        out.append(dataclasses.replace(gs, **changes))
+    return out
 
 
 def read_gmt(path: PathLike, aliases: AliasTable | None = None) -> list[GeneSet]:

@@ -49,6 +49,30 @@ UNIT_WORDS = [("days", r"day"), ("weeks", r"week|wk"), ("years", r"year|yr"),
 MAX_VALUES_SHOWN = 12
 
 
+def strict_keys(schema_dir: str | Path | None = None) -> dict[str, bool]:
+    """Which optional mapping keys the cohort schema in use knows (censor_values,
+    exclude_values), so that the suggested entry validates against it. The schema is looked up
+    in ``schema_dir``, else ./workflow/schemas, else the checkout holding this package."""
+    import yaml
+
+    dirs = [Path(schema_dir)] if schema_dir else []
+    dirs += [Path("workflow/schemas"), Path(__file__).resolve().parents[2] / "workflow" / "schemas"]
+    for d in dirs:
+        f = d / "cohort.schema.yaml"
+        if f.is_file():
+            sch = yaml.safe_load(f.read_text()) or {}
+            event = ((sch.get("$defs") or {}).get("event") or {}).get("properties") or {}
+            props = sch.get("properties") or {}
+            keep = (((props.get("samples") or {}).get("properties") or {}).get("keep")
+                    or {}).get("properties") or {}
+            clin = (props.get("clinical") or {}).get("properties") or {}
+            resp = (clin.get("response") or {}).get("properties") or {}
+            return {"censor_values": "censor_values" in event,
+                    "keep_exclude": "exclude_values" in keep,
+                    "response_exclude": "exclude_values" in resp}
+    return {"censor_values": False, "keep_exclude": False, "response_exclude": False}
+
+
 @dataclass
 class Inspection:
     """What inspect found in one source."""
@@ -238,7 +262,8 @@ def guess_keep(samples: pd.DataFrame) -> dict[str, Any] | None:
             continue
         tumour = [v for v in values if TUMOUR_RE.search(v) and not NON_TUMOUR_RE.search(v)]
         if tumour and len(tumour) < len(values):
-            return {"characteristic": col, "values": tumour}
+            return {"characteristic": col, "values": tumour,
+                    "exclude_values": [v for v in values if v not in tumour]}
     return None
 
 
@@ -271,11 +296,23 @@ def guess_endpoints(table: pd.DataFrame) -> dict[str, dict[str, Any]]:
             t, e = times[0], events[0]
             vals = [v for v, _ in value_counts(table[e])]
             ev = [v for v in vals if _is_one(v)] or [v for v in vals if EVENT_TRUE.match(v)]
+            rest = [v for v in vals if v not in ev]
+            numeric = bool(ev) and _is_one(ev[0])
             unit = _unit(t)
             out[ep] = {"time": t, "unit": unit or "months", "unit_guessed": unit is None,
-                       "event": e, "event_values": [1] if ev and _is_one(ev[0]) else ev,
+                       "event": e, "event_values": [1] if numeric else ev,
+                       "censor_values": ([int(float(v)) if float(v).is_integer() else float(v)
+                                          for v in rest if _is_number(v)] if numeric else rest),
                        "observed": vals}
     return out
+
+
+def _is_number(v: str) -> bool:
+    try:
+        float(v)
+    except ValueError:
+        return False
+    return True
 
 
 def _is_one(v: str) -> bool:
@@ -294,6 +331,7 @@ def guess_response(table: pd.DataFrame) -> dict[str, Any] | None:
         no = [v for v in vals if NON_RESPONDER_RE.match(v.strip())]
         if yes and no:
             return {"column": str(c), "responder_values": yes, "non_responder_values": no,
+                    "exclude_values": [v for v in vals if v not in yes and v not in no],
                     "observed": vals}
     return None
 
@@ -312,8 +350,14 @@ def _q(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def suggest_entry(ins: Inspection, *, cohort_id: str | None = None) -> str:
-    """A ``cohorts:`` YAML block for the inspected source; guesses carry ``# guess`` comments."""
+def suggest_entry(ins: Inspection, *, cohort_id: str | None = None,
+                  schema_dir: str | Path | None = None) -> str:
+    """A ``cohorts:`` YAML block for the inspected source; guesses carry ``# guess`` comments.
+
+    Value lists follow the strict mapping of the schema in use (:func:`strict_keys`): when it
+    knows ``censor_values`` / ``exclude_values``, every observed value is placed in one list.
+    """
+    strict = strict_keys(schema_dir)
     lines: list[str] = []
     add = lines.append
     scale = "auto"
@@ -350,8 +394,10 @@ def suggest_entry(ins: Inspection, *, cohort_id: str | None = None) -> str:
             kept = sum(counts[v] for v in keep["values"])
             add(f"    samples:                         # guess: keeps {kept} of {len(samples)} "
                 "samples (tumours)")
+            excl = (f", exclude_values: {_q(keep['exclude_values'])}"
+                    if strict["keep_exclude"] and keep["exclude_values"] else "")
             add(f"      keep: {{characteristic: {_q(keep['characteristic'])}, values: "
-                f"{_q(keep['values'])}}}")
+                f"{_q(keep['values'])}{excl}}}")
         if ins.clinical is not None:
             idc, n = guess_id_column(ins.clinical, samples.index)
             if idc is not None:
@@ -408,14 +454,18 @@ def suggest_entry(ins: Inspection, *, cohort_id: str | None = None) -> str:
                 "unit from the column name"
             add(f"      {ep}_time: {{column: {_q(g['time'])}, unit: {g['unit']}}}   # guess: "
                 f"{unit_note}")
+            censor = (f", censor_values: {_q(g['censor_values'])}"
+                      if strict["censor_values"] else "")
             add(f"      {ep}_event: {{column: {_q(g['event'])}, event_values: "
-                f"{_q(g['event_values'])}}}   # guess; values seen: {g['observed']}")
+                f"{_q(g['event_values'])}{censor}}}   # guess; values seen: {g['observed']}")
         resp = guess_response(table)
         if resp:
             add(f"      response:                      # guess; values seen: {resp['observed']}")
             add(f"        column: {_q(resp['column'])}")
             add(f"        responder_values: {_q(resp['responder_values'])}")
             add(f"        non_responder_values: {_q(resp['non_responder_values'])}")
+            if strict["response_exclude"] and resp["exclude_values"]:
+                add(f"        exclude_values: {_q(resp['exclude_values'])}   # not evaluable")
         if not eps and not resp:
             add("      # no survival or response column recognised: add os_time/os_event or "
                 "response (see the values listed above)")
