@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -232,7 +233,7 @@ def resolve_sets(sets: Iterable[GeneSet], rows: Iterable[str],
     res = resolve_members(sets, rows, aliases, unusable=unusable)
     out = []
     for gs in sets:
-        changes: dict[str, tuple[str, ...]] = {
+        changes: dict[str, Any] = {
             "genes": tuple(str(res[g].row) for g in gs.genes if res[g].row is not None)}
         if getattr(gs, "duplicates", None):  # repeated members (GSVA 1.46 counts them twice)
             changes["duplicates"] = tuple(str(res[g].row) for g in gs.duplicates  # type: ignore

@@ -8,7 +8,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 import pandas as pd
 
@@ -59,7 +59,9 @@ def write_tsv(df: pd.DataFrame, path: PathLike, *, index: bool = False) -> None:
 def _open_binary(p: Path) -> IO[bytes]:
     import gzip
 
-    return gzip.open(p, "rb") if p.name.lower().endswith(".gz") else open(p, "rb")
+    if p.name.lower().endswith(".gz"):
+        return cast(IO[bytes], gzip.open(p, "rb"))
+    return open(p, "rb")
 
 
 def first_non_utf8(path: PathLike) -> tuple[int, int, bytes] | None:
@@ -105,10 +107,10 @@ def read_table(path: PathLike, *, what: str, index_col: int | str | None = None,
                               fix="check that the file is complete (a truncated or corrupt "
                                   ".gz?) and download or copy it again.") from exc
     if bad is not None:
-        lineno, col, raw = bad
+        lineno, column, raw = bad
         raise FerroscopeError(
-            f"line {lineno} of the {what} is not UTF-8 text (byte 0x{raw[col - 1]:02x} at "
-            f"column {col}).", file=str(p),
+            f"line {lineno} of the {what} is not UTF-8 text (byte 0x{raw[column - 1]:02x} at "
+            f"column {column}).", file=str(p),
             fix="save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8 in > out).")
     other, other_name = ("\t", "tab") if sep == "," else (",", "comma")
     if len(header) <= 1 and header and other in header[0]:
