@@ -310,11 +310,16 @@ def test_os_only_log_ratio_cohort_with_missing_cells_prepares_by_config_alone(
     cfg = config_with(printed)
     cfg["scoring"]["methods"] = ["mean_z"]
     cfg["scoring"]["primary"] = "mean_z"
+    # The whole run needs the score step's missing-value policy (`scoring.missing`, GSVA
+    # helper) and the OS-only target fix (clinical helper). Until both are merged, this test
+    # stops after coverage; once the schema knows scoring.missing it runs to the report.
+    scoring_keys = yaml.safe_load((SCHEMAS / "config.schema.yaml").read_text())[
+        "properties"]["scoring"]["properties"]
+    full = "missing" in scoring_keys
+    if full:
+        cfg["scoring"]["missing"] = "na.rm"
     make_workdir(wd, yaml.safe_dump(cfg))
-    # TODO(lead, after merging the GSVA helper's `scoring.missing` and the clinical helper's
-    # per_cohort_method fix): run the default target with scoring.missing: na.rm and assert
-    # the report states the scale, the genes dropped and an HR per SD for every scored set.
-    res = run_snakemake(wd, "results/ratios/coverage.tsv")
+    res = run_snakemake(wd, *([] if full else ["results/ratios/coverage.tsv"]))
     assert res.returncode == 0, res.stderr[-4000:]
     adata = ad.read_h5ad(wd / "results/ratios/prepared.h5ad")
     notes = json.loads(adata.uns["prepare"])
@@ -336,3 +341,12 @@ def test_os_only_log_ratio_cohort_with_missing_cells_prepares_by_config_alone(
                 assert f"{g}: " in reasons and "dropped in prepare" in reasons, (s, g)
                 n_checked += 1
     assert n_checked > 5 and cov["scored"].any()
+    if not full:
+        return
+    html = (wd / "results" / "report.html").read_text()
+    assert "log_ratio <span" in html and "up or down against" in html
+    assert f"{len(expected)} genes dropped (missing in &gt; 20% of samples)" in html
+    stats = pd.read_csv(wd / "results" / "statistics.tsv", sep="\t")
+    hr = stats[(stats["cohort"] == "ratios") & (stats["endpoint"] == "os")].set_index("set")
+    for set_name in cov.index[cov["scored"]]:   # an HR per SD for every set passing coverage
+        assert hr.loc[set_name, "status"] == "ok" and np.isfinite(hr.loc[set_name, "estimate"])
