@@ -237,8 +237,16 @@ def test_gse14520_gpl571_lists_tissue_with_counts(capsys):
     keep = dict(entry["GSE14520_GPL571"]["samples"]["keep"])
     keep.pop("exclude_values", None)
     assert keep == {"characteristic": "tissue", "values": ["Liver Tumor Tissue"]}
-    validate_config(config_with(out.split("check every '# guess'):")[1]), schema_dir=SCHEMAS,
-                    base_dir=REPO)
+    # the matrix holds no survival: the entry points at the supplements and --clinical
+    assert "--clinical FILE" in out
+    # with the survival supplement the entry maps OS (months, 1 = death) and validates
+    supplement = shared_path("cohorts", "GSE14520", "GSE14520_clinical_full.csv")
+    assert cli.main(["inspect", str(p), "--clinical", str(supplement)]) == 0
+    printed = capsys.readouterr().out.split("check every '# guess'):")[1]
+    clin = yaml.safe_load(printed)["cohorts"]["GSE14520_GPL571"]["clinical"]
+    assert clin["os_time"] == {"column": "Survival.months", "unit": "months"}
+    assert clin["os_event"]["event_values"] == [1]
+    validate_config(config_with(printed), schema_dir=SCHEMAS, base_dir=REPO)
 
 
 @pytest.mark.slow
