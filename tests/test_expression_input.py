@@ -26,9 +26,11 @@ def write(tmp_path, name, text, *, gz=False, raw=None):
 def expect(path, pattern, *, fix):
     before = sorted(x.name for x in path.parent.iterdir())
     with pytest.raises(FerroscopeError, match=pattern) as exc:
-        read_expression(str(path), what="expression matrix of cohort x")
+        read_expression(str(path), what="expression matrix of cohort x",
+                        field="cohorts.x.expression")
     msg = str(exc.value)
     assert str(path) in msg, msg
+    assert "field '" in msg, msg  # the config key, or the column to blame
     assert "Fix:" in msg and fix in msg.split("Fix:", 1)[1], msg
     assert sorted(x.name for x in path.parent.iterdir()) == before  # nothing written
     return msg
@@ -71,7 +73,9 @@ def test_non_numeric_cells_are_listed(tmp_path):
 
 @pytest.mark.bad_input
 def test_header_only_matrix(tmp_path):
-    expect(write(tmp_path, "m.tsv", HEADER), "header .* but no gene rows", fix="complete")
+    msg = expect(write(tmp_path, "m.tsv", HEADER), "header .* but no gene rows",
+                 fix="complete")
+    assert "field 'cohorts.x.expression'" in msg
 
 
 @pytest.mark.bad_input

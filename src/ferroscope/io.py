@@ -84,18 +84,20 @@ def raw_header(path: PathLike, sep: str) -> list[str]:
 
 
 def read_table(path: PathLike, *, what: str, index_col: int | str | None = None,
-               required: list[str] | None = None) -> pd.DataFrame:
+               required: list[str] | None = None, field: str | None = None) -> pd.DataFrame:
     """Read a TSV/CSV table (delimiter from the extension) or fail with a named error.
 
     ``what`` says what the file is for ("clinical table of cohort demo"), so the message can
-    tell the user which config entry points at it. Checked before parsing: the file exists,
+    tell the user which config entry points at it; ``field`` is the config key naming the file
+    (e.g. ``cohorts.x.expression``), named in messages about the file as a whole. Checked
+    before parsing: the file exists,
     is UTF-8 (first bad line named), its header is separated by the delimiter its name
     promises (a comma-separated file named ``.tsv`` is named as such), and no column name
     appears twice in the raw header.
     """
     p = Path(path)
     if not p.exists():
-        raise FerroscopeError("file does not exist.", file=str(p),
+        raise FerroscopeError("file does not exist.", file=str(p), field=field,
                               fix=f"point the config at the {what}, or create it.")
     name = p.name.lower().removesuffix(".gz")
     sep = "," if name.endswith(".csv") else "\t"
@@ -104,20 +106,21 @@ def read_table(path: PathLike, *, what: str, index_col: int | str | None = None,
         header = raw_header(p, sep) if bad is None else []
     except (OSError, EOFError) as exc:
         raise FerroscopeError(f"cannot be read as the {what} ({exc}).", file=str(p),
+                              field=field,
                               fix="check that the file is complete (a truncated or corrupt "
                                   ".gz?) and download or copy it again.") from exc
     if bad is not None:
         lineno, column, raw = bad
         raise FerroscopeError(
             f"line {lineno} of the {what} is not UTF-8 text (byte 0x{raw[column - 1]:02x} at "
-            f"column {column}).", file=str(p),
+            f"column {column}).", file=str(p), field=field,
             fix="save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8 in > out).")
     other, other_name = ("\t", "tab") if sep == "," else (",", "comma")
     if len(header) <= 1 and header and other in header[0]:
         kind = "csv" if sep == "," else "tsv"
         raise FerroscopeError(
             f"the file is named .{kind} but its header is {other_name}-separated "
-            f"({header[0][:60]!r}...).", file=str(p),
+            f"({header[0][:60]!r}...).", file=str(p), field=field,
             fix=f"rename it to .{'tsv' if sep == ',' else 'csv'} (keeping .gz if gzipped) and "
                 "update the config, or re-export it "
                 f"{'tab' if sep == chr(9) else 'comma'}-separated.")
@@ -133,10 +136,11 @@ def read_table(path: PathLike, *, what: str, index_col: int | str | None = None,
     try:
         df = pd.read_csv(p, sep=sep, index_col=index_col, low_memory=False)
     except pd.errors.EmptyDataError as exc:
-        raise FerroscopeError(f"the {what} is empty.", file=str(p),
+        raise FerroscopeError(f"the {what} is empty.", file=str(p), field=field,
                               fix="check the file (a failed export or download?).") from exc
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as exc:
         raise FerroscopeError(f"cannot be parsed as the {what} ({exc}).", file=str(p),
+                              field=field,
                               fix="check that it is a tab- or comma-separated text table "
                                   "(optionally gzipped) and is not truncated.") from exc
     for col in required or []:

@@ -137,7 +137,8 @@ def _cells(df: pd.DataFrame, mask: np.ndarray, limit: int = 5) -> str:
                      for r, c in zip(rows[:limit], cols[:limit], strict=True))
 
 
-def read_expression(path: str, *, what: str = "expression matrix") -> pd.DataFrame:
+def read_expression(path: str, *, what: str = "expression matrix",
+                    field: str | None = None) -> pd.DataFrame:
     """Read a genes x samples table; the first column holds gene names.
 
     Stops with one named error on: a repeated sample column in the raw header, a header with
@@ -154,12 +155,12 @@ def read_expression(path: str, *, what: str = "expression matrix") -> pd.DataFra
         df = df.reset_index(names="gene")
     if df.shape[1] < 2:
         raise FerroscopeError(f"the {what} has {df.shape[1]} column(s); expected a gene column "
-                              "followed by one column per sample.", file=path,
+                              "followed by one column per sample.", file=path, field=field,
                               fix="use a tab-separated (.tsv) or comma-separated (.csv) genes x "
                                   "samples table whose first column holds the gene names.")
     if len(df) == 0:
         raise FerroscopeError(f"the {what} has a header ({df.shape[1]} columns) but no gene "
-                              "rows.", file=path,
+                              "rows.", file=path, field=field,
                               fix="check the export (a failed or truncated write?) and point "
                                   "the config at the complete matrix.")
     first = df.columns[0]
