@@ -144,11 +144,12 @@ def read_expression(path: str, *, what: str = "expression matrix",
     Stops with one named error on: a repeated sample column in the raw header, a header with
     no gene rows, gene names in a column other than the first, empty gene names, and cells
     that are not numbers (the first few listed as gene, sample, value). Missing cells (empty,
-    ``NA``, ``NaN``) are kept as NaN for the missing-value policy.
+    ``NA``, ``NaN``) are kept as NaN for the missing-value policy. ``field`` is the config key
+    naming the file (``cohorts.<id>.expression``), used when no column is to blame.
     """
     from .io import read_table
 
-    df = read_table(path, what=what)
+    df = read_table(path, what=what, field=field)
     if not isinstance(df.index, pd.RangeIndex):
         # the header has one field fewer than the rows (R's write.table): pandas made the first
         # column the index; give it a name and treat it like a gene column
