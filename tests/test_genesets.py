@@ -14,6 +14,8 @@ from ferroscope.genesets import (
     gmt_from_table,
     read_genes_table,
     read_gmt,
+    resolve_members,
+    resolve_sets,
 )
 
 from .conftest import REPO, shared_path
@@ -85,15 +87,18 @@ def test_read_gmt_applies_aliases(tmp_path, aliases):
     ("S1 desc GPX4\n", "tab-separated fields"),
     ("S1\td\tA\nS1\td\tB\n", "appears twice"),
     ("\n# only a comment\n", "no gene sets"),
+    ("S1\td\t \t\n", "has no genes"),
 ])
+@pytest.mark.bad_input
 def test_bad_gmt_is_named(tmp_path, content, needle):
     p = tmp_path / "bad.gmt"
     p.write_text(content)
     with pytest.raises(FerroscopeError, match=needle) as exc:
         read_gmt(p)
-    assert str(p) in str(exc.value)
+    assert str(p) in str(exc.value) and "Fix:" in str(exc.value)
 
 
+@pytest.mark.bad_input
 def test_missing_gmt_names_file_and_key(tmp_path):
     with pytest.raises(FerroscopeError, match="genesets.gmt") as exc:
         read_gmt(tmp_path / "nope.gmt")
@@ -114,3 +119,104 @@ def test_coverage_decides_and_explains():
     assert cov2.loc["FULL", "scored"]
     assert not cov2.loc["SPARSE", "scored"]        # 5 of 15 = 33% < 50%
     assert "33%" in cov2.loc["SPARSE", "reason"]
+
+
+# --- aliases map set members to matrix rows, never the other way ---------------------------
+
+def alias_file(tmp_path, rows, *, header="alias\tsymbol\tnote\tambiguous"):
+    p = tmp_path / "aliases.tsv"
+    p.write_text(header + "\n" + "".join("\t".join(r) + "\n" for r in rows))
+    return p
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize("rows,needle", [
+    ([("AIFM2", "FSP1", "", ""), ("FSP1", "AIFM2", "", "")], "cycle: AIFM2 -> FSP1 -> AIFM2"),
+    ([("GPX4", "GPX4X", "", ""), ("GPX4X", "GPX4", "", "")], "cycle: GPX4 -> GPX4X -> GPX4"),
+    ([("GPX4", "GPX4", "", "")], "cycle: GPX4 -> GPX4"),
+    ([("A1", "B1", "", ""), ("B1", "C1", "", "")], "itself an alias"),
+    ([("NRF2", "NFE2L2", "", ""), ("nrf2", "KEAP1", "", "")], "two symbols"),
+    ([("", "NFE2L2", "", "")], "empty alias or symbol"),
+])
+def test_alias_table_cycles_and_conflicts_stop(tmp_path, rows, needle):
+    p = alias_file(tmp_path, rows)
+    with pytest.raises(FerroscopeError, match=needle) as exc:
+        AliasTable.read(p)
+    assert str(p) in str(exc.value) and "Fix:" in str(exc.value)
+
+
+@pytest.mark.bad_input
+def test_alias_table_without_symbol_column(tmp_path):
+    p = alias_file(tmp_path, [("FSP1", "AIFM2")], header="alias\tgene")
+    with pytest.raises(FerroscopeError, match="column missing") as exc:
+        AliasTable.read(p)
+    assert "symbol" in str(exc.value) and "Fix:" in str(exc.value)
+
+
+def test_shipped_alias_table_marks_taz_ambiguous(aliases):
+    assert aliases("TAZ") == "WWTR1"            # in a gene set, TAZ (the paper's) is WWTR1
+    assert "TAFAZZIN" in aliases.ambiguous["TAZ"]
+    assert aliases.aliases_of("AIFM2") == ["FSP1"]
+
+
+def test_affymetrix_taz_row_is_never_renamed_to_wwtr1(aliases):
+    sets = [GeneSet("SORAFENIB_RESISTANCE", ("WWTR1", "YAP1", "GPX4"))]
+    # array with both rows: each member takes its own row; tafazzin stays TAZ
+    res = resolve_members(sets, ["TAZ", "WWTR1", "YAP1", "GPX4"], aliases)
+    assert res["WWTR1"].row == "WWTR1" and res["WWTR1"].via == ""
+    # array with only TAZ (tafazzin): WWTR1 is missing, and the reason says why
+    res = resolve_members(sets, ["TAZ", "YAP1", "GPX4"], aliases)
+    assert res["WWTR1"].row is None and "TAZ" in res["WWTR1"].reason
+    assert "ambiguous" in res["WWTR1"].reason and "TAFAZZIN" in res["WWTR1"].reason
+
+
+def test_member_found_by_alias_when_its_symbol_is_absent(aliases):
+    sets = [GeneSet("S", ("AIFM2", "NFE2L2", "HMOX1", "GPX4", "C8orf76"))]
+    rows = ["FSP1", "Nrf2", "HO-1", "GPX4", "C8ORF76"]
+    res = resolve_members(sets, rows, aliases)
+    assert {m: r.row for m, r in res.items()} == {
+        "AIFM2": "FSP1", "NFE2L2": "Nrf2", "HMOX1": "HO-1", "GPX4": "GPX4",
+        "C8orf76": "C8ORF76"}
+    assert res["AIFM2"].via == "alias FSP1" and res["C8orf76"].via == "case C8ORF76"
+    (gs,) = resolve_sets(sets, rows, aliases)
+    assert gs.genes == ("FSP1", "Nrf2", "HO-1", "GPX4", "C8ORF76")
+    # approved symbol first: with both AIFM2 and FSP1 rows, AIFM2 is used
+    res = resolve_members(sets, ["AIFM2", "FSP1"], aliases)
+    assert res["AIFM2"].row == "AIFM2"
+
+
+def test_alias_never_steals_another_members_approved_row():
+    # X1 is an alias of A in the table but also the approved symbol of a set member
+    table = AliasTable({"X1": "A"}, {}, {"X1": "X1"})
+    sets = [GeneSet("S1", ("A", "B")), GeneSet("S2", ("X1",))]
+    res = resolve_members(sets, ["X1", "B"], table)
+    assert res["X1"].row == "X1" and res["A"].row is None
+    # even when X1's own set is not among the sets being scored, coverage and score agree
+    # because both resolve over all sets (score.py: resolve_sets(all_sets, ...))
+    res = resolve_members([GeneSet("S1", ("A", "B"))], ["X1", "B"], table)
+    assert res["A"].row == "X1"
+
+
+def test_coverage_reports_aliases_used_and_missing_reasons(aliases):
+    sets = [GeneSet("S", ("AIFM2", "GPX4", "NQO1", "FTH1", "GCLC", "GSR"))]
+    cov = coverage(sets, ["FSP1", "GPX4", "NQO1", "FTH1"], min_genes=5, min_coverage=0.5,
+                   aliases=aliases,
+                   unusable={"NQO1": "constant across samples",
+                             "GCLC": "missing in 77% of samples (> missing.max_fraction 0.2)"})
+    row = cov.iloc[0]
+    assert row["n_present"] == 3 and not row["scored"]   # NQO1 constant, GCLC dropped
+    assert row["aliases_used"] == "AIFM2=FSP1"
+    assert row["missing"] == "NQO1,GCLC,GSR"
+    assert "NQO1: constant" in row["missing_reasons"]
+    assert "GCLC: missing in 77%" in row["missing_reasons"]
+    assert "GSR" not in row["missing_reasons"]           # simply absent
+
+
+@pytest.mark.bad_input
+def test_non_utf8_gmt_names_file_line_and_fix(tmp_path):
+    p = tmp_path / "sets.gmt"
+    p.write_bytes(b"S1\td\tGPX4\nS2\tcaf\xff\tGPX4\n")
+    with pytest.raises(FerroscopeError, match=r"line 2 is not UTF-8 .*0xff") as exc:
+        read_gmt(p)
+    assert str(p) in str(exc.value) and "genesets.gmt" in str(exc.value)
+    assert "save the file as UTF-8" in str(exc.value)

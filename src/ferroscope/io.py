@@ -8,7 +8,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 import numpy as np
 import pandas as pd
@@ -83,24 +83,91 @@ def check_finite(df: pd.DataFrame, path: PathLike) -> None:
                 "report it with the rule's log.")
 
 
+def _open_binary(p: Path) -> IO[bytes]:
+    import gzip
+
+    if p.name.lower().endswith(".gz"):
+        return cast(IO[bytes], gzip.open(p, "rb"))
+    return open(p, "rb")
+
+
+def first_non_utf8(path: PathLike) -> tuple[int, int, bytes] | None:
+    """(line number, column, line) of the first line that is not UTF-8, or None."""
+    with _open_binary(Path(path)) as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return lineno, exc.start + 1, raw
+    return None
+
+
+def raw_header(path: PathLike, sep: str) -> list[str]:
+    """The first line's fields exactly as written (pandas renames a repeated name 'x' to
+    'x.1', so duplicates can only be seen here)."""
+    with _open_binary(Path(path)) as fh:
+        first = fh.readline().decode("utf-8", errors="replace").rstrip("\r\n")
+    return [f.strip().strip('"').strip() for f in first.split(sep)]
+
+
 def read_table(path: PathLike, *, what: str, index_col: int | str | None = None,
-               required: list[str] | None = None) -> pd.DataFrame:
-    """Read a TSV/CSV table (delimiter sniffed from the extension) or fail with a named error.
+               required: list[str] | None = None, field: str | None = None) -> pd.DataFrame:
+    """Read a TSV/CSV table (delimiter from the extension) or fail with a named error.
 
     ``what`` says what the file is for ("clinical table of cohort demo"), so the message can
-    tell the user which config entry points at it.
+    tell the user which config entry points at it; ``field`` is the config key naming the file
+    (e.g. ``cohorts.x.expression``), named in messages about the file as a whole. Checked
+    before parsing: the file exists,
+    is UTF-8 (first bad line named), its header is separated by the delimiter its name
+    promises (a comma-separated file named ``.tsv`` is named as such), and no column name
+    appears twice in the raw header.
     """
     p = Path(path)
     if not p.exists():
-        raise FerroscopeError("file does not exist.", file=str(p),
+        raise FerroscopeError("file does not exist.", file=str(p), field=field,
                               fix=f"point the config at the {what}, or create it.")
     name = p.name.lower().removesuffix(".gz")
     sep = "," if name.endswith(".csv") else "\t"
     try:
+        bad = first_non_utf8(p)
+        header = raw_header(p, sep) if bad is None else []
+    except (OSError, EOFError) as exc:
+        raise FerroscopeError(f"cannot be read as the {what} ({exc}).", file=str(p),
+                              field=field,
+                              fix="check that the file is complete (a truncated or corrupt "
+                                  ".gz?) and download or copy it again.") from exc
+    if bad is not None:
+        lineno, column, raw = bad
+        raise FerroscopeError(
+            f"line {lineno} of the {what} is not UTF-8 text (byte 0x{raw[column - 1]:02x} at "
+            f"column {column}).", file=str(p), field=field,
+            fix="save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8 in > out).")
+    other, other_name = ("\t", "tab") if sep == "," else (",", "comma")
+    if len(header) <= 1 and header and other in header[0]:
+        kind = "csv" if sep == "," else "tsv"
+        raise FerroscopeError(
+            f"the file is named .{kind} but its header is {other_name}-separated "
+            f"({header[0][:60]!r}...).", file=str(p), field=field,
+            fix=f"rename it to .{'tsv' if sep == ',' else 'csv'} (keeping .gz if gzipped) and "
+                "update the config, or re-export it "
+                f"{'tab' if sep == chr(9) else 'comma'}-separated.")
+    seen: dict[str, int] = {}
+    for pos, col_name in enumerate(header, start=1):
+        if col_name and col_name in seen:
+            raise FerroscopeError(
+                f"column name '{col_name}' appears twice in the header of the {what} (columns "
+                f"{seen[col_name]} and {pos}).", file=str(p), field=col_name,
+                fix="give every column a unique name (a sample profiled twice needs two ids, "
+                    "or delete the copy).")
+        seen[col_name] = pos
+    try:
         df = pd.read_csv(p, sep=sep, index_col=index_col, low_memory=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError,
-            EOFError) as exc:
+    except pd.errors.EmptyDataError as exc:
+        raise FerroscopeError(f"the {what} is empty.", file=str(p), field=field,
+                              fix="check the file (a failed export or download?).") from exc
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as exc:
         raise FerroscopeError(f"cannot be parsed as the {what} ({exc}).", file=str(p),
+                              field=field,
                               fix="check that it is a tab- or comma-separated text table "
                                   "(optionally gzipped) and is not truncated.") from exc
     for col in required or []:

@@ -284,6 +284,15 @@ def cohort_summary(data: CohortData) -> dict[str, Any]:
     if "response" in c.columns:
         r = c["response"].dropna()
         row["responders"] = f"{int((r == 1).sum())} / {len(r)}"
+    n = data.prepare_notes
+    row["scale"] = n.get("scale") or str(n.get("scale_detected", "")).split(" ")[0]
+    row["score_meaning"] = n.get("score_meaning", "")
+    dropped = n.get("missing_genes_dropped", {})
+    row["missing"] = (f"{len(dropped)} genes dropped (missing in > "
+                      f"{100 * n.get('missing_max_fraction', 0.2):.0f}% of samples); "
+                      f"{n.get('missing_cells_kept', 0)} missing cells left in "
+                      f"{n.get('missing_genes_kept', 0)} genes"
+                      if n.get("missing_cells_input") else "none")
     return row
 
 

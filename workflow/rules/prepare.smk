@@ -27,7 +27,7 @@ rule demo_cohort:
 
 
 rule prepare:
-    """Raw expression + clinical -> AnnData (HGNC symbols, log2) with the standard clinical table."""
+    """Raw expression + clinical -> AnnData (log scale, missing-value policy) + standard clinical table."""
     input:
         expression=raw_expression,
         clinical=raw_clinical,
@@ -49,5 +49,7 @@ rule prepare:
         ),
     params:
         cohort=cohort_cfg,
+        # cohort `missing:` overrides the global one
+        missing=lambda wc: {**config["missing"], **cohort_cfg(wc).get("missing", {})},
     script:
         "../scripts/prepare.py"

@@ -17,12 +17,18 @@ with step_logging(snakemake.log[0], "prepare") as log:
                               "clinical": snakemake.input.clinical,
                               "aliases": snakemake.input.aliases}, params=cfg)
     log_provenance(log, prov)
+    local = cfg["source"] == "local"  # then config names the files themselves
     raw = prepare.read_expression(snakemake.input.expression,
-                                  what=f"expression matrix of cohort {cohort_id}")
+                                  what=f"expression matrix of cohort {cohort_id}",
+                                  field=f"cohorts.{cohort_id}.expression" if local else None)
+    # the alias table is checked here (cycles stop the run) but never applied to matrix rows
+    AliasTable.read(snakemake.input.aliases)
+    missing_key = (f"cohorts.{cohort_id}.missing" if "missing" in cfg else "missing")
     expr, notes = prepare.harmonise_expression(
-        raw, AliasTable.read(snakemake.input.aliases), scale=cfg["expression_scale"],
-        source=snakemake.input.expression)
-    clin_raw = read_table(snakemake.input.clinical, what=f"clinical table of cohort {cohort_id}")
+        raw, scale=cfg["expression_scale"], source=snakemake.input.expression,
+        missing=snakemake.params.missing, missing_key=missing_key)
+    clin_raw = read_table(snakemake.input.clinical, what=f"clinical table of cohort {cohort_id}",
+                          field=f"cohorts.{cohort_id}.clinical_table" if local else None)
     clinical = prepare.standardise_clinical(clin_raw, cfg["clinical"],
                                             source=snakemake.input.clinical, cohort=cohort_id)
     adata = prepare.build_anndata(expr, clinical, notes, cohort=cohort_id,
