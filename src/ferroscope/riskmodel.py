@@ -40,7 +40,7 @@ from lifelines import KaplanMeierFitter
 from lifelines.utils import concordance_index
 
 from .errors import FerroscopeError
-from .survival import SurvivalResult, _fit, cox_per_sd
+from .survival import SurvivalResult, cox_per_sd, fit_cox
 
 CALIBRATION_MONTHS = 36.0
 BASELINE_MONTHS = (12.0, 36.0, 60.0)
@@ -366,7 +366,7 @@ def validate_risk(time: pd.Series, event: pd.Series, risk: pd.Series, *, cutpoin
     val.n_high, val.n_low = int(high.sum()), int((~high).sum())
     if min(val.n_high, val.n_low) >= 2 and df.loc[high, "event"].sum() > 0 \
             and df.loc[~high, "event"].sum() > 0:
-        fit = _fit(pd.DataFrame({"time": df["time"], "event": df["event"],
+        fit = fit_cox(pd.DataFrame({"time": df["time"], "event": df["event"],
                                  "high": high.astype(float)}))
         row = fit.summary.loc["high"]
         val.hr_high_low = float(row["exp(coef)"])
