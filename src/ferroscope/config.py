@@ -15,8 +15,9 @@ import jsonschema
 import yaml
 from referencing import Registry, Resource
 
+from .constants import ENDPOINTS
+from .constants import METHOD_NAMES as METHODS
 from .errors import FerroscopeError
-from .prepare import ENDPOINTS
 
 CONFIG_FILE = "config/config.yaml"
 
@@ -93,8 +94,6 @@ def validate_config(config: Mapping[str, Any], *, schema_dir: str | Path,
     Beyond the schema: gene-set and alias files exist; scoring methods are registered; the
     primary method is among the chosen ones; local cohorts name files that exist.
     """
-    from .scoring import METHODS
-
     schema, registry = _load_schemas(Path(schema_dir))
     cfg = copy.deepcopy(dict(config))
     if cfg.get("cohorts_file"):  # a cohort set replacing `cohorts` (e.g. the public cohorts)

@@ -9,7 +9,7 @@ from snakemake.exceptions import WorkflowError
 sys.path.append(str(Path(workflow.basedir) / "src"))
 try:
     from ferroscope.config import validate_config
-    from ferroscope.demo import GENERATOR_VERSION as DEMO_GENERATOR_VERSION
+    from ferroscope.constants import DEMO_GENERATOR_VERSION
     from ferroscope.errors import FerroscopeError
 except ImportError as err:
     raise WorkflowError(
