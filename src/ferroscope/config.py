@@ -88,8 +88,13 @@ def _fill_defaults(instance: Any, schema: Mapping[str, Any], registry: Registry)
 
 def validate_config(config: Mapping[str, Any], *, schema_dir: str | Path,
                     base_dir: str | Path = ".", config_file: str = CONFIG_FILE,
-                    check_files: bool = True) -> dict[str, Any]:
+                    check_files: bool = True,
+                    workflow_dir: str | Path | None = None) -> dict[str, Any]:
     """Validate ``config`` and return a copy with defaults filled in.
+
+    Paths in config are relative to ``base_dir`` (the working directory); a gene-set file absent
+    there but shipped under ``workflow_dir`` (ferroscope used as a Snakemake module from another
+    folder) is replaced by the shipped copy's absolute path.
 
     Beyond the schema: gene-set and alias files exist; scoring methods are registered; the
     primary method is among the chosen ones; local cohorts name files that exist.
@@ -131,7 +136,10 @@ def validate_config(config: Mapping[str, Any], *, schema_dir: str | Path,
     if check_files:
         for key in ("gmt", "aliases", "evidence"):
             path = base / cfg["genesets"][key]
-            if not path.is_file():
+            shipped = Path(workflow_dir) / cfg["genesets"][key] if workflow_dir else path
+            if not path.is_file() and shipped.is_file():  # used as a module: the shipped copy
+                cfg["genesets"][key] = str(shipped.resolve())
+            elif not path.is_file():
                 raise FerroscopeError(f"file '{cfg['genesets'][key]}' does not exist.",
                                       file=config_file, field=f"genesets.{key}",
                                       fix="correct the path (relative to the workflow folder).")
