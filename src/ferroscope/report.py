@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -265,10 +267,40 @@ def cohort_summary(data: CohortData) -> dict[str, Any]:
     return row
 
 
+def download_records(cohort: str, files: Iterable[str | Path]) -> list[dict[str, Any]]:
+    """The download record of each of a cohort's public files, for the provenance section.
+
+    Read from the manifest ``<file>.sha256.json`` the fetch step writes (url, bytes, sha256,
+    fetched); a file without one (placed by hand) is listed with its own size and checksum and
+    an empty URL, never silently left out.
+    """
+    from .download import manifest_path
+    from .errors import FerroscopeError
+    from .io import sha256sum
+
+    out = []
+    for f in map(Path, files):
+        man = manifest_path(f)
+        if man.is_file():
+            try:
+                meta = json.loads(man.read_text())
+                rec = {k: meta[k] for k in ("url", "bytes", "sha256", "fetched")}
+            except (ValueError, KeyError) as exc:
+                raise FerroscopeError(f"download record is unreadable ({exc}).", file=str(man),
+                                      fix="delete it and the downloaded file, then run the "
+                                          "workflow again to fetch the file anew.") from exc
+        else:
+            rec = {"url": "", "bytes": f.stat().st_size, "sha256": sha256sum(f),
+                   "fetched": "no download record (file placed by hand)"}
+        out.append({"cohort": cohort, "file": f.name, **rec})
+    return out
+
+
 def render(stats: pd.DataFrame, cohorts: list[CohortData], config: dict[str, Any], *,
            genesets: list[dict[str, Any]], inputs: list[dict[str, Any]],
-           software: dict[str, str], created: str) -> str:
-    """Render the whole report to a string."""
+           software: dict[str, str], created: str,
+           downloads: list[dict[str, Any]] | None = None) -> str:
+    """Render the whole report to a string (``downloads``: :func:`download_records` rows)."""
     methods = list(config["scoring"]["methods"])
     primary = config["scoring"].get("primary", methods[0])
     forests = {m: forest_plot(stats, m, "cox_hr_per_sd", f"forest-os-{m}") for m in methods}
@@ -300,7 +332,7 @@ def render(stats: pd.DataFrame, cohorts: list[CohortData], config: dict[str, Any
         config_json=json.dumps(config, indent=2, sort_keys=True, default=str),
         methods=methods, primary=primary, forests=forests, auc_forests=auc_forests,
         cohorts=per_cohort, stats=table.to_dict("records"), stats_columns=list(table.columns),
-        genesets=genesets, inputs=inputs, software=software,
+        genesets=genesets, inputs=inputs, software=software, downloads=downloads or [],
         n_sig=int((stats["q"] < 0.05).sum()), n_tests=int(stats["p"].notna().sum()),
     )
 

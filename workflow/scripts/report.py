@@ -11,7 +11,7 @@ from ferroscope import provenance
 from ferroscope.genesets import read_genes_table
 from ferroscope.io import atomic_open
 from ferroscope.logs import step_logging
-from ferroscope.report import CohortData, render
+from ferroscope.report import CohortData, download_records, render
 
 cfg = snakemake.params.config
 with step_logging(snakemake.log[0], "report") as log:
@@ -33,7 +33,9 @@ with step_logging(snakemake.log[0], "report") as log:
             prepare_notes=json.loads(adata.uns["prepare"]), provenance=prov))
     inputs += [provenance.file_record(snakemake.input.gmt, "gene sets (GMT)"),
                provenance.file_record(snakemake.input.genes_table, "gene set curation table")]
-    page = render(stats, cohorts, cfg,
+    downloads = [rec for cid, files in snakemake.params.downloads.items()
+                 for rec in download_records(cid, files)]
+    page = render(stats, cohorts, cfg, downloads=downloads,
                   genesets=read_genes_table(snakemake.input.genes_table).to_dict("records"),
                   inputs=inputs, software=provenance.versions(),
                   created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
