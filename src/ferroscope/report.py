@@ -23,8 +23,8 @@ import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
 from . import __version__
+from .plotdata import auc_label, forest_rows, stat_row, stat_value
 from .response import roc_points
-from .statistics import POOLED
 from .survival import at_risk_table, km_curves, median_followup
 
 COLORS = {"high": "#c0392b", "low": "#2471a3"}
@@ -58,18 +58,10 @@ def _fig_html(fig: go.Figure, div_id: str) -> str:
 
 def forest_plot(stats: pd.DataFrame, method: str, analysis: str, div_id: str) -> str | None:
     """HR per SD (log axis) or AUC per set x cohort with 95% CI; pooled estimates as diamonds."""
-    d = stats[(stats["method"] == method) & (stats["analysis"] == analysis)
-              & (stats["status"] == "ok")].copy()
+    d = forest_rows(stats, method, analysis)
     if d.empty:
         return None
-    d["is_pooled"] = d["cohort"] == POOLED
-    d = d.sort_values(["set", "is_pooled", "cohort", "endpoint"],
-                      ascending=[False, False, False, False])  # pooled row last (bottom)
-    labels = []
-    for r in d.itertuples():
-        who = f"pooled ({int(r.n_cohorts)} cohorts)" if r.is_pooled else str(r.cohort)
-        labels.append(_esc(f"{r.set} · {who}" + (f" · {r.endpoint}" if analysis != "auc"
-                                                  else "")))
+    labels = [_esc(label) for label in d["label"]]
     sig = (d["q"] < 0.05).to_numpy()
     extra = [f"<br>tau² = {r.tau2:.3g}, I² = {100 * r.i2:.0f}%" if r.is_pooled else ""
              for r in d.itertuples()]
@@ -156,10 +148,8 @@ def km_figure(data: CohortData, method: str, stats: pd.DataFrame, div_id: str) -
                 x=grid, y=[group] * len(grid), text=[str(v) for v in risk.loc[group]],
                 mode="text", textfont={"color": COLORS[group]}, showlegend=False,
                 visible=(k == 0), hoverinfo="skip"), row=2, col=1)
-        row = stats[(stats["cohort"] == data.cohort) & (stats["method"] == method)
-                    & (stats["set"] == set_name) & (stats["endpoint"] == "os")]
-        p = row["km_logrank_p"].iloc[0] if len(row) and "km_logrank_p" in row else np.nan
-        pm = row["maxstat_p"].iloc[0] if len(row) and "maxstat_p" in row else np.nan
+        row = stat_row(stats, data.cohort, method, set_name, "os")
+        p, pm = stat_value(row, "km_logrank_p"), stat_value(row, "maxstat_p")
         # two lines so that the set menu (top right) never covers the p-values
         titles.append(f"{_esc(data.cohort)}: OS by median {_esc(set_name)} ({method})<br>"
                       f"<sup>log-rank p = {p:.3g}; optimised cut-point p (corrected for the "
@@ -195,11 +185,7 @@ def roc_figure(data: CohortData, method: str, stats: pd.DataFrame, div_id: str) 
         fig.add_trace(go.Scatter(x=roc["fpr"], y=roc["tpr"], mode="lines", line_shape="hv",
                                  visible=(k == 0), name=_esc(set_name),
                                  line={"color": "#1f3a4d"}))
-        row = stats[(stats["cohort"] == data.cohort) & (stats["method"] == method)
-                    & (stats["set"] == set_name) & (stats["endpoint"] == "response")]
-        r = row.iloc[0] if len(row) else None
-        auc = (f"AUC {r['estimate']:.2f} ({r['ci_low']:.2f}-{r['ci_high']:.2f})"
-               if r is not None and r["status"] == "ok" else "not tested")
+        auc = auc_label(stat_row(stats, data.cohort, method, set_name, "response"))
         titles.append(f"{_esc(data.cohort)}: ROC of {_esc(set_name)} for response; {auc}")
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", showlegend=False,
                              line={"dash": "dash", "color": "#999"}))
