@@ -180,15 +180,3 @@ def validate_config(config: Mapping[str, Any], *, schema_dir: str | Path,
                                       fix=f"add the missing {ep}_time or {ep}_event mapping.")
     return cfg
 
-
-def load_config(path: str | Path, *, schema_dir: str | Path, base_dir: str | Path = ".",
-                check_files: bool = True) -> dict[str, Any]:
-    """Read a YAML config file and validate it."""
-    p = Path(path)
-    try:
-        raw = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as exc:
-        raise FerroscopeError(f"not valid YAML ({exc}).", file=str(p),
-                              fix="check indentation and quoting.") from exc
-    return validate_config(raw or {}, schema_dir=schema_dir, base_dir=base_dir,
-                           config_file=str(p), check_files=check_files)
