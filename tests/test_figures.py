@@ -43,6 +43,7 @@ def test_forest_writes_png_and_svg_with_labels(tmp_path, drawn):
     assert "NRF2_TARGETS · c&lt;1&gt; · os" in texts  # label text, XML-escaped in the SVG
     ax = drawn[0].axes[0]
     assert ax.get_xscale() == "log"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "1.1", "1.25", "1.5", "1.75", "2"]
     # first row at the bottom, as in the report: sets read A-Z from the top
     assert [t.get_text() for t in ax.get_yticklabels()] == ["SET_<b>BOLD</b> · c<1> · os",
                                                             "NRF2_TARGETS · c<1> · os"]

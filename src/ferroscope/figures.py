@@ -14,6 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import NullFormatter
 
 from .io import atomic_path
 from .plotdata import auc_label, forest_rows, stat_row, stat_value
@@ -67,6 +68,12 @@ def forest(stats: pd.DataFrame, method: str, analysis: str, png: str | Path,
             ax.set_xlabel("AUC for response (95% DeLong CI)")
         else:
             ax.set_xscale("log")
+            lo, hi = ax.get_xlim()  # plain ratios as ticks, not powers of ten
+            steps = ((0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.1, 1.25, 1.5, 1.75, 2) if hi / lo < 4
+                     else (0.125, 0.25, 0.5, 1, 2, 4, 8, 16))
+            ticks = [t for t in steps if lo <= t <= hi]
+            ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+            ax.xaxis.set_minor_formatter(NullFormatter())
             ax.set_xlabel("hazard ratio per SD (95% CI)")
         ax.set_title(f"{method}; red: BH q < 0.05; ◆ random-effects pooled", fontsize=9)
     _save(fig, png, svg)
