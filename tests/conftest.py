@@ -15,6 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 _RUNNING: dict[str, pytest.Item] = {}
+_REACH: dict[object, set[str]] = {}
 
 
 def shared_path(*parts: str) -> Path:
@@ -103,7 +104,9 @@ def _needs_shared(item: pytest.Item) -> bool:
     module = getattr(item, "module", None)
     if module is None:
         return False
-    reach = _reaching(module)
+    if module not in _REACH:
+        _REACH[module] = _reaching(module)
+    reach = _REACH[module]
     name = getattr(item, "originalname", item.name)
     return name in reach or bool(reach & set(getattr(item, "fixturenames", ())))
 
