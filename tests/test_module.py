@@ -75,3 +75,20 @@ def test_module_full_run_from_another_folder(tmp_path):
     again = snakemake_in(wd)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_shipped_gene_sets_are_used_only_when_the_working_folder_has_none(tmp_path):
+    from ferroscope.config import validate_config
+    from ferroscope.errors import FerroscopeError
+
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    schemas = REPO / "workflow" / "schemas"
+    out = validate_config(cfg, schema_dir=schemas, base_dir=tmp_path, workflow_dir=REPO)
+    assert out["genesets"]["gmt"] == str(REPO / "resources" / "genesets" / "ferroptosis.gmt")
+    # a copy in the working folder wins (paths stay relative to it)
+    (tmp_path / "resources" / "genesets").mkdir(parents=True)
+    (tmp_path / "resources" / "genesets" / "ferroptosis.gmt").write_text("S\tx\tA\n")
+    out = validate_config(cfg, schema_dir=schemas, base_dir=tmp_path, workflow_dir=REPO)
+    assert out["genesets"]["gmt"] == "resources/genesets/ferroptosis.gmt"
+    with pytest.raises(FerroscopeError, match="genesets.aliases"):  # no fallback: named error
+        validate_config(cfg, schema_dir=schemas, base_dir=tmp_path)
