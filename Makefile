@@ -1,10 +1,11 @@
-# The two commands of README.md: `make demo` (install + demo run) and `make test` (install + tests).
+# The commands of README.md: `make demo` (install + demo run), `make test` (install + lint + all
+# tests) and `make test-fast` (no whole-workflow runs, no ../shared files; under a minute).
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 CORES ?= 2
 
-.PHONY: demo test lint install clean
+.PHONY: demo test test-fast lint install clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +27,9 @@ lint: $(BIN)/.installed
 test: lint
 	bash tests/install-system-deps.sh
 	$(BIN)/pytest
+
+test-fast: $(BIN)/.installed
+	$(BIN)/pytest -q -m "not slow and not shared"
 
 clean:
 	rm -rf results logs resources/cohorts .snakemake

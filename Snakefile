@@ -1,7 +1,8 @@
 # ferroscope: ferroptosis-defence and drug-resistance scores versus outcome in HCC cohorts.
 #
 # Stages (one file each under workflow/rules):
-#   fetch.smk     downloads of public cohorts (GEO) and their assembly into expression + clinical
+#   fetch.smk     downloads of public cohorts (GEO, TCGA) and their assembly into expression +
+#                 clinical tables
 #   prepare.smk   demo cohort generation; raw expression + clinical -> results/{cohort}/prepared.h5ad
 #   score.smk     gene coverage and scores per cohort x method
 #   survival.smk  Cox HR per SD, KM median split per cohort x method
@@ -9,6 +10,8 @@
 #   signatures.smk published risk signatures and LASSO-Cox models (train, freeze, validate)
 #   report.smk    results/statistics.tsv (BH FDR) and the self-contained results/report.html
 #   figures.smk   static PNG/SVG figures beside the report (results/figures/)
+# Config keys: config/README.md. Usable as a Snakemake `module` (README "Using ferroscope as a
+# Snakemake module"): rule files find their schemas, scripts and src/ from their own location.
 from snakemake.utils import min_version
 
 min_version("9.0")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import inspect
 import shutil
 import subprocess
 import sys
@@ -12,10 +14,20 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+_RUNNING: dict[str, pytest.Item] = {}
+_REACH: dict[object, set[str]] = {}
 
 
 def shared_path(*parts: str) -> Path:
-    """A path under ../shared, or skip the test with the reason when it is absent."""
+    """A path under ../shared, or skip the test with the reason when it is absent.
+
+    Only tests carrying the ``shared`` marker may call it (see :func:`_needs_shared`): anything
+    else fails, so ``make test-fast`` (``-m "not shared"``) never depends on ../shared.
+    """
+    item = _RUNNING.get("item")
+    if item is not None and item.get_closest_marker("shared") is None:
+        pytest.fail(f"{item.nodeid} reads ../shared but has no `shared` marker: add "
+                    "@pytest.mark.shared (or call shared_path from a fixture of this module).")
     p = SHARED.joinpath(*parts)
     if not p.exists():
         pytest.skip(f"real public data not available: {p} is absent (CI provides ../shared)")
@@ -69,3 +81,50 @@ def local_cohort_config(tmp: Path, *, n_patients: int = 60, n_genes: int = 800, 
     entry.pop("demo")
     cfg["cohorts"] = {"local": entry}
     return yaml.safe_dump(cfg)
+
+
+def _reaching(module: object, target: str = "shared_path") -> set[str]:
+    """Names of the module's functions that use ``target``, directly or through each other."""
+    try:
+        tree = ast.parse(inspect.getsource(module))  # type: ignore[arg-type]
+    except (OSError, TypeError):
+        return set()
+    refs = {node.name: {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+            for node in ast.walk(tree) if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)}
+    reach = {target}
+    while True:
+        more = {name for name, used in refs.items() if used & reach} - reach
+        if not more:
+            return reach - {target}
+        reach |= more
+
+
+def _needs_shared(item: pytest.Item) -> bool:
+    """The test, a fixture it uses or a helper of its module reads ../shared via shared_path."""
+    module = getattr(item, "module", None)
+    if module is None:
+        return False
+    if module not in _REACH:
+        _REACH[module] = _reaching(module)
+    reach = _REACH[module]
+    name = getattr(item, "originalname", item.name)
+    return name in reach or bool(reach & set(getattr(item, "fixturenames", ())))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test that reads ../shared carries the ``shared`` marker (added here when the
+    module does not declare it), before ``-m "not shared"`` deselects."""
+    for item in items:
+        if item.get_closest_marker("shared") is None and _needs_shared(item):
+            item.add_marker(pytest.mark.shared)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _RUNNING["item"] = item
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    _RUNNING.pop("item", None)

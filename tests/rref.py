@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,11 +16,17 @@ def require_r(*packages: str) -> str:
         pytest.skip("Rscript not installed (tests/install-system-deps.sh installs r-base-core "
                     "and the reference packages when run as root)")
     for pkg in packages:
-        res = subprocess.run([rscript, "-e", f"suppressMessages(library({pkg}))"],
-                             capture_output=True, text=True)
-        if res.returncode != 0:
+        if not _has_package(rscript, pkg):
             pytest.skip(f"R package {pkg} not installed")
     return rscript
+
+
+@functools.cache
+def _has_package(rscript: str, pkg: str) -> bool:
+    """Checked once per session (loading GSVA alone takes ~10 s of CPU)."""
+    res = subprocess.run([rscript, "-e", f"suppressMessages(library({pkg}))"],
+                         capture_output=True, text=True)
+    return res.returncode == 0
 
 
 def run_r(code: str, workdir: Path, *packages: str) -> None:

@@ -11,6 +11,9 @@ from ferroscope.scoring import score_sets
 
 from .rref import run_r
 
+# R loads GSVA in ~10 s of CPU per run: outside `make test-fast`, inside `make test`.
+pytestmark = pytest.mark.slow
+
 R_SSGSEA = """
 suppressMessages(library(GSVA))
 x <- as.matrix(read.delim("expr.tsv", row.names = 1, check.names = FALSE))

@@ -35,6 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     i.add_argument("--cache", default="resources/inspect",
                    help="folder for the downloaded series matrix")
     i.add_argument("--id", dest="cohort_id", help="cohort id of the suggested entry")
+    d = sub.add_parser("config-docs", help="regenerate config/README.md's key tables from "
+                       "workflow/schemas")
+    d.add_argument("--readme", default="config/README.md")
+    d.add_argument("--schemas", default="workflow/schemas")
     args = parser.parse_args(argv)
     try:
         if args.cmd == "build-gmt":
@@ -47,6 +51,11 @@ def main(argv: list[str] | None = None) -> int:
             ins = inspect_source(args.source, clinical=args.clinical, platform=args.platform,
                                  config_path=args.config, cache=args.cache)
             print(render(ins, cohort_id=args.cohort_id))
+        elif args.cmd == "config-docs":
+            from .configdoc import update
+
+            changed = update(args.readme, args.schemas)
+            print(f"{args.readme}: {'updated' if changed else 'already current'}")
     except FerroscopeError as err:
         print(f"ferroscope: {err}", file=sys.stderr)
         return 2

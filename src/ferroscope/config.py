@@ -15,8 +15,9 @@ import jsonschema
 import yaml
 from referencing import Registry, Resource
 
+from .constants import ENDPOINTS
+from .constants import METHOD_NAMES as METHODS
 from .errors import FerroscopeError
-from .prepare import ENDPOINTS
 
 CONFIG_FILE = "config/config.yaml"
 
@@ -108,14 +109,17 @@ def check_mirrors(mirrors: Mapping[str, str], config_file: str = CONFIG_FILE) ->
 
 def validate_config(config: Mapping[str, Any], *, schema_dir: str | Path,
                     base_dir: str | Path = ".", config_file: str = CONFIG_FILE,
-                    check_files: bool = True) -> dict[str, Any]:
+                    check_files: bool = True,
+                    workflow_dir: str | Path | None = None) -> dict[str, Any]:
     """Validate ``config`` and return a copy with defaults filled in.
+
+    Paths in config are relative to ``base_dir`` (the working directory); a gene-set file absent
+    there but shipped under ``workflow_dir`` (ferroscope used as a Snakemake module from another
+    folder) is replaced by the shipped copy's absolute path.
 
     Beyond the schema: gene-set and alias files exist; scoring methods are registered; the
     primary method is among the chosen ones; local cohorts name files that exist.
     """
-    from .scoring import METHODS
-
     schema, registry = _load_schemas(Path(schema_dir))
     cfg = copy.deepcopy(dict(config))
     if cfg.get("cohorts_file"):  # a cohort set replacing `cohorts` (e.g. the public cohorts)
@@ -154,7 +158,10 @@ def validate_config(config: Mapping[str, Any], *, schema_dir: str | Path,
     if check_files:
         for key in ("gmt", "aliases", "evidence"):
             path = base / cfg["genesets"][key]
-            if not path.is_file():
+            shipped = Path(workflow_dir) / cfg["genesets"][key] if workflow_dir else path
+            if not path.is_file() and shipped.is_file():  # used as a module: the shipped copy
+                cfg["genesets"][key] = str(shipped.resolve())
+            elif not path.is_file():
                 raise FerroscopeError(f"file '{cfg['genesets'][key]}' does not exist.",
                                       file=config_file, field=f"genesets.{key}",
                                       fix="correct the path (relative to the workflow folder).")
@@ -253,15 +260,3 @@ def _check_endpoints(cfg: dict[str, Any], config_file: str) -> None:
                 fix=f"remove '{ep}' from survival.endpoints or map {ep}_time and {ep}_event in "
                     "a cohort.")
 
-
-def load_config(path: str | Path, *, schema_dir: str | Path, base_dir: str | Path = ".",
-                check_files: bool = True) -> dict[str, Any]:
-    """Read a YAML config file and validate it."""
-    p = Path(path)
-    try:
-        raw = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as exc:
-        raise FerroscopeError(f"not valid YAML ({exc}).", file=str(p),
-                              fix="check indentation and quoting.") from exc
-    return validate_config(raw or {}, schema_dir=schema_dir, base_dir=base_dir,
-                           config_file=str(p), check_files=check_files)

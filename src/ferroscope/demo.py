@@ -40,8 +40,7 @@ from scipy.stats import norm
 from .genesets import GeneSet
 from .io import atomic_path, write_tsv
 
-#: Bump when the generator's output changes, so existing demo cohorts are regenerated.
-GENERATOR_VERSION = 4
+# Bump constants.DEMO_GENERATOR_VERSION when the output changes (existing cohorts regenerate).
 PLANTED_OS_HR = 1.6
 PLANTED_AUC = 0.75
 RESPONSE_SHIFT = float(np.sqrt(2) * norm.ppf(PLANTED_AUC))

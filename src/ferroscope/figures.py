@@ -14,8 +14,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import NullFormatter
 
 from .io import atomic_path
+from .plotdata import auc_label, forest_rows, stat_row, stat_value
 from .response import roc_points
 from .survival import km_curves
 
@@ -23,8 +25,9 @@ COLORS = {"high": "#c0392b", "low": "#2471a3"}
 
 
 def _save(fig: plt.Figure, png: str | Path, svg: str | Path) -> None:
+    """Write both files atomically; SVG text stays text (editable in a paper's figure)."""
     for path, fmt in ((png, "png"), (svg, "svg")):
-        with atomic_path(path) as tmp:
+        with atomic_path(path) as tmp, plt.rc_context({"svg.fonttype": "none"}):
             fig.savefig(tmp, format=fmt, dpi=200, bbox_inches="tight",
                         metadata={"Date": None} if fmt == "svg" else None)
     plt.close(fig)
@@ -42,20 +45,22 @@ def _grid(n: int) -> tuple[plt.Figure, np.ndarray]:
 def forest(stats: pd.DataFrame, method: str, analysis: str, png: str | Path,
            svg: str | Path) -> None:
     """Forest plot of HR per SD (log scale) or AUC per set x cohort x endpoint."""
-    d = stats[(stats["method"] == method) & (stats["analysis"] == analysis)
-              & (stats["status"] == "ok")].sort_values(["set", "cohort", "endpoint"])
+    d = forest_rows(stats, method, analysis)
     fig, ax = plt.subplots(figsize=(7, 0.8 + 0.32 * max(len(d), 1)))
     if d.empty:
         ax.text(0.5, 0.5, "no test possible", ha="center", va="center")
         ax.set_axis_off()
     else:
-        y = np.arange(len(d))[::-1]
+        y = np.arange(len(d))  # first row at the bottom, as in the report
         color = np.where(d["q"] < 0.05, "#c0392b", "#444444")
         ax.errorbar(d["estimate"], y, xerr=[d["estimate"] - d["ci_low"],
                                             d["ci_high"] - d["estimate"]],
                     fmt="none", ecolor="#888", capsize=2)
-        ax.scatter(d["estimate"], y, c=color, marker="s", zorder=3)
-        ax.set_yticks(y, [f"{r.set} · {r.cohort}" for r in d.itertuples()], fontsize=8)
+        for pooled, marker, size in ((False, "s", 30), (True, "D", 60)):
+            m = (d["is_pooled"] == pooled).to_numpy()
+            if m.any():
+                ax.scatter(d["estimate"][m], y[m], c=color[m], marker=marker, s=size, zorder=3)
+        ax.set_yticks(y, list(d["label"]), fontsize=8)
         ref = 0.5 if analysis == "auc" else 1.0
         ax.axvline(ref, ls="--", color="#999")
         if analysis == "auc":
@@ -63,8 +68,14 @@ def forest(stats: pd.DataFrame, method: str, analysis: str, png: str | Path,
             ax.set_xlabel("AUC for response (95% DeLong CI)")
         else:
             ax.set_xscale("log")
+            lo, hi = ax.get_xlim()  # plain ratios as ticks, not powers of ten
+            steps = ((0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.1, 1.25, 1.5, 1.75, 2) if hi / lo < 4
+                     else (0.125, 0.25, 0.5, 1, 2, 4, 8, 16))
+            ticks = [t for t in steps if lo <= t <= hi]
+            ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+            ax.xaxis.set_minor_formatter(NullFormatter())
             ax.set_xlabel("hazard ratio per SD (95% CI)")
-        ax.set_title(f"{method}; red: BH q < 0.05", fontsize=9)
+        ax.set_title(f"{method}; red: BH q < 0.05; ◆ random-effects pooled", fontsize=9)
     _save(fig, png, svg)
 
 
@@ -82,9 +93,7 @@ def km_panels(clinical: pd.DataFrame, scores: pd.DataFrame, stats: pd.DataFrame,
             c = curves[curves["group"] == group]
             ax.step(c["time"], c["survival"], where="post", color=COLORS[group],
                     label=f"{group} score")
-        row = stats[(stats["cohort"] == cohort) & (stats["method"] == method)
-                    & (stats["set"] == set_name) & (stats["endpoint"] == "os")]
-        p = float(row["km_logrank_p"].iloc[0]) if len(row) else float("nan")
+        p = stat_value(stat_row(stats, cohort, method, set_name, "os"), "km_logrank_p")
         ax.set_title(f"{set_name}\nlog-rank p = {p:.2g}", fontsize=8)
         ax.set_ylim(0, 1.02)
         ax.set_xlabel("months", fontsize=8)
@@ -110,12 +119,7 @@ def roc_panels(clinical: pd.DataFrame, scores: pd.DataFrame, stats: pd.DataFrame
         if clin["response"].nunique() == 2:
             roc = roc_points(clin["response"], scores.loc[clin.index, set_name])
             ax.step(roc["fpr"], roc["tpr"], where="post", color="#1f3a4d")
-        row = stats[(stats["cohort"] == cohort) & (stats["method"] == method)
-                    & (stats["set"] == set_name) & (stats["endpoint"] == "response")]
-        label = "not tested"
-        if len(row) and row["status"].iloc[0] == "ok":
-            r = row.iloc[0]
-            label = f"AUC {r['estimate']:.2f} ({r['ci_low']:.2f}-{r['ci_high']:.2f})"
+        label = auc_label(stat_row(stats, cohort, method, set_name, "response"))
         ax.set_title(f"{set_name}\n{label}", fontsize=8)
         ax.set_xlabel("1 - specificity", fontsize=8)
         ax.set_ylabel("sensitivity", fontsize=8)

@@ -31,14 +31,12 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
+from .constants import ENDPOINTS
 from .errors import FerroscopeError
 from .io import atomic_path
 
 log = logging.getLogger(__name__)
 
-#: Time-to-event endpoints: overall, recurrence-free, disease-free, progression-free interval,
-#: disease-specific survival. Each maps ``{ep}_time`` + ``{ep}_event`` in a cohort's config.
-ENDPOINTS = ("os", "rfs", "dfs", "pfi", "dss")
 MONTHS_PER = {"days": 1 / 30.4375, "weeks": 7 / 30.4375, "months": 1.0, "years": 12.0}
 LINEAR_P99_THRESHOLD = 100.0
 

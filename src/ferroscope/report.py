@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -21,8 +23,8 @@ import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
 from . import __version__
+from .plotdata import auc_label, forest_rows, stat_row, stat_value
 from .response import roc_points
-from .statistics import POOLED
 from .survival import at_risk_table, km_curves, median_followup
 
 COLORS = {"high": "#c0392b", "low": "#2471a3"}
@@ -77,18 +79,10 @@ def _fig_html(fig: go.Figure, div_id: str) -> str:
 
 def forest_plot(stats: pd.DataFrame, method: str, analysis: str, div_id: str) -> str | None:
     """HR per SD (log axis) or AUC per set x cohort with 95% CI; pooled estimates as diamonds."""
-    d = stats[(stats["method"] == method) & (stats["analysis"] == analysis)
-              & (stats["status"] == "ok")].copy()
+    d = forest_rows(stats, method, analysis)
     if d.empty:
         return None
-    d["is_pooled"] = d["cohort"] == POOLED
-    d = d.sort_values(["set", "is_pooled", "cohort", "endpoint"],
-                      ascending=[False, False, False, False])  # pooled row last (bottom)
-    labels = []
-    for r in d.itertuples():
-        who = f"pooled ({int(r.n_cohorts)} cohorts)" if r.is_pooled else str(r.cohort)
-        labels.append(_esc(f"{r.set} · {who}" + (f" · {r.endpoint}" if analysis != "auc"
-                                                  else "")))
+    labels = [_esc(label) for label in d["label"]]
     sig = (d["q"] < 0.05).to_numpy()
     extra = [f"<br>tau² = {r.tau2:.3g}, I² = {100 * r.i2:.0f}%" if r.is_pooled else ""
              for r in d.itertuples()]
@@ -175,10 +169,8 @@ def km_figure(data: CohortData, method: str, stats: pd.DataFrame, div_id: str) -
                 x=grid, y=[group] * len(grid), text=[str(v) for v in risk.loc[group]],
                 mode="text", textfont={"color": COLORS[group]}, showlegend=False,
                 visible=(k == 0), hoverinfo="skip"), row=2, col=1)
-        row = stats[(stats["cohort"] == data.cohort) & (stats["method"] == method)
-                    & (stats["set"] == set_name) & (stats["endpoint"] == "os")]
-        p = row["km_logrank_p"].iloc[0] if len(row) and "km_logrank_p" in row else np.nan
-        pm = row["maxstat_p"].iloc[0] if len(row) and "maxstat_p" in row else np.nan
+        row = stat_row(stats, data.cohort, method, set_name, "os")
+        p, pm = stat_value(row, "km_logrank_p"), stat_value(row, "maxstat_p")
         # two lines so that the set menu (top right) never covers the p-values
         titles.append(f"{_esc(data.cohort)}: OS by median {_esc(set_name)} ({method})<br>"
                       f"<sup>log-rank p = {p:.3g}; optimised cut-point p (corrected for the "
@@ -214,11 +206,7 @@ def roc_figure(data: CohortData, method: str, stats: pd.DataFrame, div_id: str) 
         fig.add_trace(go.Scatter(x=roc["fpr"], y=roc["tpr"], mode="lines", line_shape="hv",
                                  visible=(k == 0), name=_esc(set_name),
                                  line={"color": "#1f3a4d"}))
-        row = stats[(stats["cohort"] == data.cohort) & (stats["method"] == method)
-                    & (stats["set"] == set_name) & (stats["endpoint"] == "response")]
-        r = row.iloc[0] if len(row) else None
-        auc = (f"AUC {r['estimate']:.2f} ({r['ci_low']:.2f}-{r['ci_high']:.2f})"
-               if r is not None and r["status"] == "ok" else "not tested")
+        auc = auc_label(stat_row(stats, data.cohort, method, set_name, "response"))
         titles.append(f"{_esc(data.cohort)}: ROC of {_esc(set_name)} for response; {auc}")
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", showlegend=False,
                              line={"dash": "dash", "color": "#999"}))
@@ -296,10 +284,40 @@ def cohort_summary(data: CohortData) -> dict[str, Any]:
     return row
 
 
+def download_records(cohort: str, files: Iterable[str | Path]) -> list[dict[str, Any]]:
+    """The download record of each of a cohort's public files, for the provenance section.
+
+    Read from the manifest ``<file>.sha256.json`` the fetch step writes (url, bytes, sha256,
+    fetched); a file without one (placed by hand) is listed with its own size and checksum and
+    an empty URL, never silently left out.
+    """
+    from .download import manifest_path
+    from .errors import FerroscopeError
+    from .io import sha256sum
+
+    out = []
+    for f in map(Path, files):
+        man = manifest_path(f)
+        if man.is_file():
+            try:
+                meta = json.loads(man.read_text())
+                rec = {k: meta[k] for k in ("url", "bytes", "sha256", "fetched")}
+            except (ValueError, KeyError) as exc:
+                raise FerroscopeError(f"download record is unreadable ({exc}).", file=str(man),
+                                      fix="delete it and the downloaded file, then run the "
+                                          "workflow again to fetch the file anew.") from exc
+        else:
+            rec = {"url": "", "bytes": f.stat().st_size, "sha256": sha256sum(f),
+                   "fetched": "no download record (file placed by hand)"}
+        out.append({"cohort": cohort, "file": f.name, **rec})
+    return out
+
+
 def render(stats: pd.DataFrame, cohorts: list[CohortData], config: dict[str, Any], *,
            genesets: list[dict[str, Any]], inputs: list[dict[str, Any]],
-           software: dict[str, str], created: str, risk: RiskData | None = None) -> str:
-    """Render the whole report to a string."""
+           software: dict[str, str], created: str, risk: RiskData | None = None,
+           downloads: list[dict[str, Any]] | None = None) -> str:
+    """Render the whole report to a string (``downloads``: :func:`download_records` rows)."""
     methods = list(config["scoring"]["methods"])
     primary = config["scoring"].get("primary", methods[0])
     forests = {m: forest_plot(stats, m, "cox_hr_per_sd", f"forest-os-{m}") for m in methods}
@@ -334,7 +352,7 @@ def render(stats: pd.DataFrame, cohorts: list[CohortData], config: dict[str, Any
         config_json=json.dumps(config, indent=2, sort_keys=True, default=str),
         methods=methods, primary=primary, forests=forests, auc_forests=auc_forests,
         cohorts=per_cohort, stats=table.to_dict("records"), stats_columns=list(table.columns),
-        genesets=genesets, inputs=inputs, software=software,
+        genesets=genesets, inputs=inputs, software=software, downloads=downloads or [],
         n_sig=int((stats["q"] < 0.05).sum()), n_tests=int(stats["p"].notna().sum()),
         risk=risk_section(risk, stats),
     )

@@ -5,11 +5,13 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-# Fall back to this checkout's src/ when ferroscope is not installed (e.g. --sdm conda).
-sys.path.append(str(Path(workflow.basedir) / "src"))
+# This checkout (from this file, not workflow.basedir: used as a Snakemake `module`, basedir is
+# the importing workflow's folder). Fall back to its src/ when ferroscope is not installed.
+FERROSCOPE_ROOT = Path(str(workflow.current_basedir)).resolve().parents[1]
+sys.path.append(str(FERROSCOPE_ROOT / "src"))
 try:
     from ferroscope.config import validate_config
-    from ferroscope.demo import GENERATOR_VERSION as DEMO_GENERATOR_VERSION
+    from ferroscope.constants import DEMO_GENERATOR_VERSION
     from ferroscope.errors import FerroscopeError
 except ImportError as err:
     raise WorkflowError(
@@ -20,8 +22,9 @@ except ImportError as err:
 try:
     config = validate_config(
         config,
-        schema_dir=Path(workflow.basedir) / "workflow" / "schemas",
+        schema_dir=FERROSCOPE_ROOT / "workflow" / "schemas",
         base_dir=Path.cwd(),  # paths in config are relative to the working directory
+        workflow_dir=FERROSCOPE_ROOT,  # ... or, for the shipped gene sets, to this checkout
         config_file=(
             workflow.overwrite_configfiles[0]
             if workflow.overwrite_configfiles

@@ -44,5 +44,11 @@ rule report:
         # job resources are not science: changing them must not rebuild the report
         config={k: v for k, v in config.items() if k != "resources"},
         models_not_trained=MODELS_NOT_TRAINED,
+        # downloaded files of public cohorts: their records (URL, sha256) go to the provenance
+        downloads={
+            c: list(download_inputs(c).values())
+            for c in COHORTS
+            if config["cohorts"][c]["source"] in ("geo", "tcga")
+        },
     script:
         "../scripts/report.py"

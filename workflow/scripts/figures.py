@@ -8,7 +8,8 @@ from ferroscope.logs import step_logging
 
 out = snakemake.output
 with step_logging(snakemake.log[0], f"figure {snakemake.rule}"):
-    if snakemake.rule == "figure_forest":
+    # by wildcard, not rule name: a workflow using ferroscope as a module may prefix rule names
+    if hasattr(snakemake.wildcards, "analysis"):  # rule figure_forest
         stats = read_statistics(snakemake.input[0])
         figures.forest(stats, snakemake.wildcards.method, snakemake.wildcards.analysis,
                        out.png, out.svg)

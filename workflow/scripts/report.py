@@ -10,7 +10,7 @@ from ferroscope.checks import read_coverage, read_h5ad, read_scores, read_statis
 from ferroscope.genesets import read_genes_table
 from ferroscope.io import atomic_open
 from ferroscope.logs import step_logging
-from ferroscope.report import CohortData, render
+from ferroscope.report import CohortData, download_records, render
 from ferroscope.signatures import load_risk_data
 
 cfg = snakemake.params.config
@@ -33,7 +33,9 @@ with step_logging(snakemake.log[0], "report") as log:
             clinical_mapping=json.loads(adata.uns.get("clinical_mapping", "[]"))))
     inputs += [provenance.file_record(snakemake.input.gmt, "gene sets (GMT)"),
                provenance.file_record(snakemake.input.genes_table, "gene set curation table")]
-    page = render(stats, cohorts, cfg,
+    downloads = [rec for cid, files in snakemake.params.downloads.items()
+                 for rec in download_records(cid, files)]
+    page = render(stats, cohorts, cfg, downloads=downloads,
                   genesets=read_genes_table(snakemake.input.genes_table).to_dict("records"),
                   inputs=inputs, software=provenance.versions(),
                   created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
