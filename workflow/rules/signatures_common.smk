@@ -4,7 +4,7 @@ def signature_path(path):
     """A signature file: relative to the working directory, else shipped with this checkout."""
     if Path(path).is_file():
         return path
-    shipped = Path(workflow.basedir) / path
+    shipped = FERROSCOPE_ROOT / path
     if shipped.is_file():
         return str(shipped)
     raise WorkflowError(
