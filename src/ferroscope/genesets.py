@@ -23,11 +23,14 @@ ROLES = {"defence", "driver", "resistance"}
 
 @dataclass(frozen=True)
 class GeneSet:
-    """A named gene set. ``genes`` keeps file order with duplicates removed."""
+    """A named gene set. ``genes`` keeps file order with duplicates removed; ``duplicates``
+    records each removed repeat (after alias mapping), once per extra copy, so that the
+    coverage table can say so and GSVA 1.46 compatibility can count them twice."""
 
     name: str
     genes: tuple[str, ...]
     description: str = ""
+    duplicates: tuple[str, ...] = ()
 
 
 @dataclass
@@ -94,7 +97,11 @@ def read_gmt(path: PathLike, aliases: AliasTable | None = None) -> list[GeneSet]
             cleaned = [g.strip() for g in genes if g.strip()]
             if aliases is not None:
                 cleaned = aliases.harmonise(cleaned)
-            sets.append(GeneSet(name, tuple(dict.fromkeys(cleaned)), desc))
+            unique = tuple(dict.fromkeys(cleaned))
+            dups = list(cleaned)
+            for g in unique:
+                dups.remove(g)
+            sets.append(GeneSet(name, unique, desc, tuple(dups)))
     if not sets:
         raise FerroscopeError("no gene sets found.", file=str(p),
                               fix="add at least one line: name<TAB>description<TAB>gene...")
@@ -174,5 +181,6 @@ def coverage(sets: Iterable[GeneSet], genes: Iterable[str], *, min_genes: int,
             "set": gs.name, "n_genes": len(gs.genes), "n_present": len(have),
             "coverage": round(frac, 4), "scored": reason == "", "reason": reason,
             "missing": ",".join(miss),
+            "duplicates_removed": ",".join(gs.duplicates),
         })
     return pd.DataFrame(rows)
