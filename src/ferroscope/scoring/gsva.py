@@ -293,8 +293,13 @@ def _set_stat(p: np.ndarray, k: int, m: int, n_walk: int, tau: float, mode: int)
     p[:k] in the decreasing order of the m measured genes; the walk has n_walk positions (all
     genes, missing ones included, as R 2.x walks), non-members step down by 1/(n_walk - k).
 
-    mode 0: E+ + E- (mx_diff), 1: E+ - E- (mx_diff with abs_ranking), 2: max deviation.
+    mode 0: E+ + E- (mx_diff), 1: E+ - E- (mx_diff with abs_ranking), 2: max deviation
+    (E+ if E+ > |E-|, GSVA 1.46); modes 3-5 the same with R 2.x's arithmetic (the out-steps
+    divided by N - k as R's cumsum / N - k, and the max deviation E+ when E+ + E- > 0, as
+    R's rowSums), so that exact ties pick the extreme R picks.
     """
+    r2 = mode >= 3
+    mode = mode % 3
     if k == 0 or k == n_walk:
         return np.nan
     total = 0.0
@@ -310,8 +315,9 @@ def _set_stat(p: np.ndarray, k: int, m: int, n_walk: int, tau: float, mode: int)
     cum = 0.0
     e_pos = 0.0
     e_neg = 0.0
+    n_out = float(n_walk - k)
     for q in range(k):
-        out_steps = (p[q] - (q + 1)) * dec
+        out_steps = (p[q] - (q + 1)) / n_out if r2 else (p[q] - (q + 1)) * dec
         before = cum / total - out_steps   # just before the set gene
         cum += w[q]
         after = cum / total - out_steps    # just after it
@@ -323,6 +329,8 @@ def _set_stat(p: np.ndarray, k: int, m: int, n_walk: int, tau: float, mode: int)
         return e_pos + e_neg
     if mode == 1:
         return e_pos - e_neg
+    if r2:
+        return e_pos if e_pos + e_neg > 0 else e_neg
     return e_pos if e_pos > abs(e_neg) else e_neg
 
 
@@ -439,14 +447,14 @@ def _walk_counts(ct: np.ndarray, n_values: int, flat: np.ndarray, offsets: np.nd
 def walk_scores(r: np.ndarray, sets: list[np.ndarray], *, tau: float = 1.0,
                 mx_diff: bool = True, abs_ranking: bool = False, chunk_size: int = 1000,
                 x: np.ndarray | None = None, bw: np.ndarray | None = None,
-                missing: str = "na.rm", min_size: int = 1) -> np.ndarray:
+                missing: str = "na.rm", min_size: int = 1, r2: bool = True) -> np.ndarray:
     """Steps 2-3 from the gene statistics r (genes x samples, NaN = missing); returns
-    (sets x samples).
+    (sets x samples). ``r2``: R 2.x's walk arithmetic (False: GSVA 1.46's).
 
     With x (the Gaussian-kernel input), near ties are resolved as R would order them.
     """
     index = SetIndex.of(sets)
-    mode = (1 if abs_ranking else 0) if mx_diff else 2
+    mode = ((1 if abs_ranking else 0) if mx_diff else 2) + (3 if r2 else 0)
     if x is None:
         xx, bw = np.zeros((0, 1)), np.zeros(0)
     else:
@@ -505,10 +513,10 @@ def ecdf_counts(x: np.ndarray) -> np.ndarray:
 def ecdf_walk_scores(counts: np.ndarray, sets: list[np.ndarray], *, tau: float = 1.0,
                      mx_diff: bool = True, abs_ranking: bool = False,
                      chunk_size: int = 1000, missing: str = "na.rm",
-                     min_size: int = 1) -> np.ndarray:
+                     min_size: int = 1, r2: bool = True) -> np.ndarray:
     """Steps 2-3 from ECDF counts (see :func:`ecdf_counts`); (sets x samples)."""
     index = SetIndex.of(sets)
-    mode = (1 if abs_ranking else 0) if mx_diff else 2
+    mode = ((1 if abs_ranking else 0) if mx_diff else 2) + (3 if r2 else 0)
     n_values = counts.shape[1]
     parts = []
     for start in range(0, counts.shape[1], chunk_size):
@@ -612,7 +620,7 @@ def score(x: np.ndarray, sets: list[np.ndarray], *, kcdf: str = "auto",
         info.update(kcdf=kernel, kcdf_reason=reason)
     x, sets = (drop_constant if compat == "1.46" else drop_flat)(x, sets)
     opts = dict(tau=tau, mx_diff=mx_diff, abs_ranking=abs_ranking, chunk_size=chunk_size,
-                missing=missing, min_size=min_size)
+                missing=missing, min_size=min_size, r2=compat != "1.46")
     if kernel == "none":
         return ecdf_walk_scores(ecdf_counts(x), sets, **opts)
     if kernel != "Gaussian":
