@@ -1,4 +1,5 @@
-"""ssGSEA against R GSVA 1.46 (Debian r-bioc-gsva), run by the test on a generated matrix."""
+"""ssGSEA, GSVA (``scoring.gsva.compat: "1.46"``), z-score and PLAGE against R GSVA 1.46 (Debian
+r-bioc-gsva), run by the test on generated matrices. GSVA 2.x: tests/test_reference_gsva2.py."""
 
 from __future__ import annotations
 
@@ -114,7 +115,7 @@ def test_gsva_zscore_plage_match_r(r_scores, kind):
     for name, opts in (("gsva_maxdiff", {"mx_diff": True}), ("gsva_maxdev", {"mx_diff": False}),
                        ("gsva_absrank", {"mx_diff": True, "abs_ranking": True})):
         w = want(f"{name}.tsv")
-        got = score_sets(expr, sets, "gsva", params={"kcdf": kcdf, **opts})
+        got = score_sets(expr, sets, "gsva", params={"kcdf": kcdf, "compat": "1.46", **opts})
         diff = np.abs(got[w.columns].to_numpy() - w.to_numpy()).max()
         # the acceptance bound is 1e-6; the arithmetic is R's, so agreement is far closer
         assert diff < 1e-10, f"{name}: max |ferroscope - R| = {diff:.3g}"

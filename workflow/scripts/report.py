@@ -33,7 +33,11 @@ with step_logging(snakemake.log[0], "report") as log:
             prepare_notes=json.loads(adata.uns["prepare"]), provenance=prov))
     inputs += [provenance.file_record(snakemake.input.gmt, "gene sets (GMT)"),
                provenance.file_record(snakemake.input.genes_table, "gene set curation table")]
-    page = render(stats, cohorts, cfg,
+    scoring_runs = []
+    for path in snakemake.input.score_records:
+        with open(path, encoding="utf-8") as fh:
+            scoring_runs.append(json.load(fh))
+    page = render(stats, cohorts, cfg, scoring_runs=scoring_runs,
                   genesets=read_genes_table(snakemake.input.genes_table).to_dict("records"),
                   inputs=inputs, software=provenance.versions(),
                   created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))

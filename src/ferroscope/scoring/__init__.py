@@ -157,3 +157,24 @@ def score_sets(expr: pd.DataFrame, sets: Sequence[GeneSet], method: str, *,
     if m.post is not None:
         out = m.post(out, params)
     return pd.DataFrame(out.T, index=expr.columns, columns=[gs.name for gs in sets])
+
+
+def run_record(expr: pd.DataFrame, scores: pd.DataFrame, method: str, *, cohort: str,
+               missing: str, info: dict | None = None,
+               sets: Sequence[GeneSet] = ()) -> dict:
+    """What one scoring run did, for the JSON sidecar beside the score table and the report:
+    matrix size, missing cells (all genes, and set members only), NA scores, the policy, and
+    for GSVA the kernel used and why."""
+    values = expr.to_numpy(dtype=np.float64)
+    members = expr.index.isin({g for gs in sets for g in gs.genes})
+    rec = {
+        "cohort": cohort, "method": method, "n_genes": int(values.shape[0]),
+        "n_samples": int(values.shape[1]), "missing_policy": missing,
+        "missing_cells": int(np.isnan(values).sum()),
+        "missing_member_cells": int(np.isnan(values[members]).sum()),
+        "n_scores": int(scores.size), "na_scores": int(scores.isna().to_numpy().sum()),
+        "duplicates_removed": {gs.name: list(gs.duplicates) for gs in sets if gs.duplicates},
+    }
+    if info:
+        rec.update({k: v for k, v in info.items() if isinstance(v, str | int | float | bool)})
+    return rec
