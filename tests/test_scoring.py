@@ -379,3 +379,92 @@ def test_record_counts_missing_cells_and_na_scores():
     assert rec["missing_cells"] == 6 and rec["missing_member_cells"] == 4
     assert rec["na_scores"] == 30 and rec["n_scores"] == 60
     assert rec["kcdf"] == "Gaussian" and "30 samples < 200" in rec["kcdf_reason"]
+
+
+# ---- the score step (workflow/scripts/score.py) -----------------------------------------------
+
+def _run_score_step(tmp_path, x: np.ndarray, scored: bool, method: str = "gsva",
+                    options: dict | None = None, uns_prepare: dict | None = None):
+    """Run workflow/scripts/score.py as Snakemake would, on a small h5ad."""
+    import json
+    import runpy
+    import sys
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    import anndata as ad
+
+    repo = Path(__file__).resolve().parents[1]
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    genes = [f"G{i}" for i in range(x.shape[0])]
+    adata = ad.AnnData(x.T.copy())
+    adata.var_names = genes
+    adata.obs_names = [f"S{j}" for j in range(x.shape[1])]
+    adata.uns["prepare"] = json.dumps(uns_prepare or {})
+    adata.write_h5ad(tmp_path / "prepared.h5ad")
+    (tmp_path / "sets.gmt").write_text("A\tdesc\t" + "\t".join(genes[:8]) + "\tG2\n"
+                                       "B\tdesc\t" + "\t".join(genes[20:40]) + "\n")
+    (tmp_path / "aliases.tsv").write_text("alias\tsymbol\tnote\n")
+    pd.DataFrame({"set": ["A", "B"], "scored": [scored, scored]}).to_csv(
+        tmp_path / "coverage.tsv", sep="\t", index=False)
+    out = tmp_path / "scores"
+    snakemake = SimpleNamespace(
+        input=SimpleNamespace(h5ad=str(tmp_path / "prepared.h5ad"),
+                              coverage=str(tmp_path / "coverage.tsv"),
+                              gmt=str(tmp_path / "sets.gmt"),
+                              aliases=str(tmp_path / "aliases.tsv")),
+        output=SimpleNamespace(scores=str(out / f"{method}.tsv"),
+                               record=str(out / f"{method}.json")),
+        log=[str(tmp_path / "score.log")],
+        wildcards=SimpleNamespace(cohort="COHORT_X", method=method),
+        params=SimpleNamespace(options=options or {}, chunk_size=1000, missing="na.rm",
+                               min_size=3))
+    sys.path.insert(0, str(repo / "workflow" / "scripts"))
+    try:
+        runpy.run_path(str(repo / "workflow" / "scripts" / "score.py"),
+                       init_globals={"snakemake": snakemake}, run_name="__main__")
+    finally:
+        sys.path.remove(str(repo / "workflow" / "scripts"))
+    return out
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize("method", ["ssgsea", "gsva"])
+def test_score_step_stops_clearly_when_no_set_is_scored(tmp_path, method):
+    x = np.random.default_rng(1).normal(size=(60, 12))
+    with pytest.raises(FerroscopeError) as err:
+        _run_score_step(tmp_path, x, scored=False, method=method)
+    msg = str(err.value)
+    assert "no set could be scored in cohort COHORT_X" in msg
+    assert "lower genesets.min_genes" in msg
+    assert not (tmp_path / "scores").exists()  # nothing written
+
+
+def test_score_step_writes_scores_and_record(tmp_path):
+    import json
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(7, 1, size=(60, 12))
+    x[0, 3] = np.nan
+    x[50, [1, 2]] = np.nan
+    out = _run_score_step(tmp_path, x, scored=True)
+    scores = pd.read_csv(out / "gsva.tsv", sep="\t", index_col="sample_id")
+    assert scores.shape == (12, 2) and scores.notna().all().all()
+    rec = json.loads((out / "gsva.json").read_text())
+    assert rec["cohort"] == "COHORT_X" and rec["missing_cells"] == 3
+    assert rec["missing_member_cells"] == 1 and rec["na_scores"] == 0
+    assert rec["kcdf"] == "Gaussian" and rec["missing_policy"] == "na.rm"
+    assert rec["duplicates_removed"] == {"A": ["G2"]}
+
+
+def test_score_step_integer_rule_uses_prepare_notes(tmp_path):
+    """Whole-number data is Poisson under auto unless prepare log-transformed it."""
+    import json
+
+    x = np.random.default_rng(3).poisson(20, size=(60, 12)).astype(float)
+    rec = json.loads((_run_score_step(tmp_path / "a", x, True) / "gsva.json").read_text())
+    assert rec["kcdf"] == "Poisson"
+    rec = json.loads((_run_score_step(tmp_path / "b", x, True,
+                                      uns_prepare={"log_transformed": True})
+                      / "gsva.json").read_text())
+    assert rec["kcdf"] == "Gaussian"
