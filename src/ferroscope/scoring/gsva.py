@@ -45,7 +45,7 @@ import numpy as np
 from scipy.special import ndtr, pdtr
 
 from ._sets import SetIndex
-from ._threads import over_row_blocks
+from ._threads import over_row_blocks, transposed
 
 log = logging.getLogger(__name__)
 
@@ -462,7 +462,7 @@ def walk_scores(r: np.ndarray, sets: list[np.ndarray], *, tau: float = 1.0,
         bw = bandwidths(xx) if bw is None else bw
     parts = []
     for start in range(0, r.shape[1], chunk_size):
-        rt = np.ascontiguousarray(r[:, start:start + chunk_size].T)
+        rt = transposed(r[:, start:start + chunk_size])
         orders = _row_orders(rt, descending=True)
         parts.append(_walk(rt, orders, index.flat, index.offsets, float(tau), mode, xx, bw,
                            _TABLE, start, missing == "na.rm", int(min_size)))
@@ -520,7 +520,7 @@ def ecdf_walk_scores(counts: np.ndarray, sets: list[np.ndarray], *, tau: float =
     n_values = counts.shape[1]
     parts = []
     for start in range(0, counts.shape[1], chunk_size):
-        ct = np.ascontiguousarray(counts[:, start:start + chunk_size].T)
+        ct = transposed(counts[:, start:start + chunk_size])
         parts.append(_walk_counts(ct, n_values, index.flat, index.offsets, float(tau), mode,
                                   missing == "na.rm", int(min_size)))
     return np.concatenate(parts, axis=1)
