@@ -241,7 +241,8 @@ def test_kcdf_auto_rule():
     assert resolve_kcdf(counts, integer=False)[0] == "Gaussian"       # log-transformed cohort
     assert resolve_kcdf(-counts)[0] == "Gaussian"                     # negative: not counts
     assert resolve_kcdf(counts, min_samples=100)[0] == "none"
-    kernel, reason = resolve_kcdf(rng.normal(size=(5, 370)))
+    assert resolve_kcdf(rng.normal(size=(5, 225)))[0] == "none"    # GSE14520-GPL3921
+    kernel, reason = resolve_kcdf(rng.normal(size=(5, 370)))       # TCGA-LIHC
     assert kernel == "none" and "370 samples >= 200" in reason
     assert resolve_kcdf(rng.normal(size=(5, 370)), compat="1.46")[0] == "Gaussian"
     assert resolve_kcdf(rng.normal(size=(5, 10)), "Poisson")[0] == "Poisson"
@@ -468,3 +469,18 @@ def test_score_step_integer_rule_uses_prepare_notes(tmp_path):
                                       uns_prepare={"log_transformed": True})
                       / "gsva.json").read_text())
     assert rec["kcdf"] == "Gaussian"
+
+
+@pytest.mark.slow
+def test_demo_report_names_the_gsva_kernel_and_missing_counts(demo_run):
+    """Both demo cohorts have >= 200 samples: kcdf auto gives the direct ECDF, and the report
+    says so (as it will for TCGA-LIHC, ~370, and GSE14520-GPL3921, 225)."""
+    import json
+
+    rec = json.loads((demo_run / "results" / "demo" / "scores" / "gsva.json").read_text())
+    assert rec["kcdf"] == "none" and "300 samples >= 200" in rec["kcdf_reason"]
+    assert rec["na_scores"] == 0 and rec["missing_policy"] == "na.rm"
+    html = (demo_run / "results" / "report.html").read_text()
+    assert 'id="scoring-runs"' in html
+    assert "auto: 300 samples &gt;= 200 (kcdf_none_min_samples)" in html
+    assert "auto: 200 samples &gt;= 200 (kcdf_none_min_samples)" in html
