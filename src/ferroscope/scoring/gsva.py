@@ -316,8 +316,12 @@ def _set_stat(p: np.ndarray, k: int, m: int, n_walk: int, tau: float, mode: int)
     e_pos = 0.0
     e_neg = 0.0
     n_out = float(n_walk - k)
-    for q in range(k):
-        out_steps = (p[q] - (q + 1)) / n_out if r2 else (p[q] - (q + 1)) * dec
+    seen = 0  # distinct positions so far: a member listed twice (GSVA 1.46 keeps repeats)
+    for q in range(k):  # is stepped over once but weighs twice in total and in N - k
+        if q > 0 and p[q] == p[q - 1]:
+            continue
+        out_steps = (p[q] - (seen + 1)) / n_out if r2 else (p[q] - (seen + 1)) * dec
+        seen += 1
         before = cum / total - out_steps   # just before the set gene
         cum += w[q]
         after = cum / total - out_steps    # just after it
@@ -325,6 +329,10 @@ def _set_stat(p: np.ndarray, k: int, m: int, n_walk: int, tau: float, mode: int)
             e_pos = after
         if before < e_neg:
             e_neg = before
+    if seen < k:  # with repeats the walk ends below 0 (GSVA 1.46): its last value counts
+        end = cum / total - (n_walk - seen) * dec
+        if end < e_neg:
+            e_neg = end
     if mode == 0:
         return e_pos + e_neg
     if mode == 1:
