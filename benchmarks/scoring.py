@@ -58,11 +58,19 @@ PEERS = {
     "singscore": ["ferroscope"],
     "plage": ["ferroscope"],
 }
-# peers too slow to run at a size (seconds estimated from smaller sizes on 2 CPUs)
-SKIP = {("gsva", "gseapy", 5000): "quadratic; ~45 min at 5,000 samples",
-        ("gsva_gaussian", "gseapy", 5000): "quadratic; ~45 min at 5,000 samples",
-        ("gsva_gaussian", "decoupler", 2000): "quadratic; ~40 s at 500 samples, ~10 min at 2,000",
-        ("gsva_gaussian", "decoupler", 5000): "quadratic; about an hour at 5,000 samples"}
+# peers too slow (or too large) to run at a size: (method, impl) -> (largest size run, why)
+LIMITS = {("gsva", "gseapy"): (2000, "quadratic; ~45 min at 5,000 samples"),
+          ("gsva_gaussian", "gseapy"): (2000, "quadratic; ~45 min at 5,000 samples"),
+          ("gsva_gaussian", "decoupler"): (500, "quadratic; ~40 s at 500 samples, ~10 min at "
+                                                "2,000"),
+          ("ssgsea", "gseapy"): (5000, "memory: about 2.3 GB per 1,000 samples")}
+
+
+def skip_reason(method: str, impl: str, n: int) -> str | None:
+    limit = LIMITS.get((method, impl))
+    return limit[1] if limit and n > limit[0] else None
+
+
 # timings whose scores are not comparable (different CDF estimate): no max|diff|
 NO_DIFF = {("gsva", "gseapy")}
 
@@ -288,9 +296,9 @@ def main() -> None:
                     continue
                 _row(method, n, "ferroscope", "in-function", ours, floor)
                 for impl in ([] if args.no_peers else PEERS[method][1:]):
-                    if (method, impl, n) in SKIP:
+                    if skip_reason(method, impl, n):
                         print(f"{method:<13} {n:>7} {impl:<11} skipped: "
-                              f"{SKIP[(method, impl, n)]}", flush=True)
+                              f"{skip_reason(method, impl, n)}", flush=True)
                         continue
                     peer = measure(method, impl, n, tmp)
                     if peer is None:
@@ -307,7 +315,7 @@ def main() -> None:
                     continue
                 _row(method, n, "ferroscope", "whole-process", whole, floor)
                 for impl in ([] if args.no_peers else PEERS[method][1:2]):
-                    if (method, impl, n) in SKIP:
+                    if skip_reason(method, impl, n):
                         continue
                     peer = measure_whole(method, impl, n, tmp)
                     if peer is not None:

@@ -1,7 +1,17 @@
-r"""Gene set variation analysis (GSVA), as implemented in R GSVA 1.46 (``method = "gsva"``).
+r"""Gene set variation analysis (GSVA), as R GSVA 2.x computes it (``gsvaParam``), or as R GSVA
+1.46 did (``compat = "1.46"``).
 
 Reference: Hänzelmann S, Castelo R, Guinney J (2013) BMC Bioinformatics 14:7; the arithmetic
-follows GSVA 1.46's ``kernel_estimation.c`` and ``ks_test.c`` so that scores agree with R.
+follows R GSVA's ``kernel_estimation.c``, ``ecdfvals.c`` and ``R/gsva.R`` (2.0) and 1.46's
+``ks_test.c`` so that scores agree with R (tests/test_reference_gsva*.py).
+
+**0. Which CDF** (:func:`resolve_kcdf`). ``kcdf = "auto"`` (R 2.x's default): the direct
+empirical CDF ("none") with at least ``kcdf_none_min_samples`` (200) samples, else the Gaussian
+kernel, or the Poisson kernel for integer data. The direct ECDF of gene :math:`g` in sample
+:math:`j` is :math:`\#\{k: x_{gk} \text{ measured}, x_{gk} \le x_{gj}\} / n` with :math:`n`
+counting all samples; only its rank within a sample matters, so ferroscope keeps the integer
+count (one sort per gene) and orders a sample's genes by a histogram of counts instead of a
+sort, ties by row order as R's ``colRanks(ties.method = "last")``.
 
 **1. Kernel CDF per gene.** For gene :math:`g` with values :math:`x_1..x_n` over the samples,
 
@@ -33,7 +43,18 @@ erf, binning, FFT) changes the within-sample order of genes and with it the scor
 genes; steps 2-3 are vectorised per chunk of samples in closed form (the walk's extremes sit just
 after / just before set genes, so no walk of length :math:`N` is built).
 
-Genes with standard deviation below 1e-10 are dropped first, as R does for ``method = "gsva"``.
+Genes are filtered first: R 2.x drops genes whose measured values are all equal; 1.46 dropped
+genes with standard deviation below 1e-10. Set members count once in 2.x; with ``compat =
+"1.46"`` a member listed twice weighs twice in the walk's normaliser and in :math:`N - k`, as
+1.46 did.
+
+**Missing values** (NaN, R 2.x ``use``). ECDF: missing cells stay missing, the others' counts
+ignore them. Kernels: ``na.rm`` estimates a gene from its measured samples (bandwidth from their
+s.d., sum divided by their number); ``everything`` makes a gene with any missing cell missing in
+every sample. Walk: a sample's :math:`m` measured genes take positions 1..m (rank statistic
+:math:`|m/2 - q + 1|`), the missing genes follow, and the walk runs over all :math:`N` genes
+(non-members step down by :math:`1/(N-k)`). ``everything``: NA where a member is missing;
+``na.rm``: missing members dropped, NA when fewer than ``min_size`` remain.
 """
 
 from __future__ import annotations
