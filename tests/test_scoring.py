@@ -484,3 +484,13 @@ def test_demo_report_names_the_gsva_kernel_and_missing_counts(demo_run):
     assert 'id="scoring-runs"' in html
     assert "auto: 300 samples &gt;= 200 (kcdf_none_min_samples)" in html
     assert "auto: 200 samples &gt;= 200 (kcdf_none_min_samples)" in html
+
+
+def test_read_gmt_records_duplicates_and_coverage_lists_them(tmp_path):
+    from ferroscope.genesets import coverage, read_gmt
+
+    (tmp_path / "s.gmt").write_text("S\td\tA\tB\tA\tC\tB\tA\n")
+    (gs,) = read_gmt(tmp_path / "s.gmt")
+    assert gs.genes == ("A", "B", "C") and sorted(gs.duplicates) == ["A", "A", "B"]
+    cov = coverage([gs], ["A", "B", "C"], min_genes=1, min_coverage=0.5)
+    assert cov.loc[0, "n_genes"] == 3 and cov.loc[0, "duplicates_removed"] == "A,B,A"
