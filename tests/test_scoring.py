@@ -494,3 +494,19 @@ def test_read_gmt_records_duplicates_and_coverage_lists_them(tmp_path):
     assert gs.genes == ("A", "B", "C") and sorted(gs.duplicates) == ["A", "A", "B"]
     cov = coverage([gs], ["A", "B", "C"], min_genes=1, min_coverage=0.5)
     assert cov.loc[0, "n_genes"] == 3 and cov.loc[0, "duplicates_removed"] == "A,B,A"
+
+
+@pytest.mark.parametrize("method", ["ssgsea", "gsva", "singscore"])
+def test_memory_layout_does_not_change_scores(method):
+    """A cohort read from h5ad arrives Fortran-ordered (genes x samples view); the threaded
+    tiled re-layout must give the same scores as a C-ordered matrix."""
+    from ferroscope.scoring._threads import c_order, transposed
+
+    rng = np.random.default_rng(21)
+    x = np.round(rng.normal(size=(300, 230)), 1)
+    x[rng.random(x.shape) < 0.01] = np.nan
+    sets = [np.arange(20), np.arange(100, 160)]
+    f = np.asfortranarray(x)
+    np.testing.assert_array_equal(c_order(f), x)
+    np.testing.assert_array_equal(transposed(x), x.T)
+    np.testing.assert_array_equal(METHODS[method].func(f, sets), METHODS[method].func(x, sets))

@@ -50,3 +50,14 @@ def transposed(a: np.ndarray) -> np.ndarray:
     out = np.empty(t.shape, dtype=a.dtype)
     _transpose_tiles(a, out)
     return out
+
+
+def c_order(a: np.ndarray) -> np.ndarray:
+    """``a`` as a C-contiguous float64 array; a Fortran-ordered ``a`` (genes x samples read
+    from an h5ad of samples x genes) is re-laid out by the tiled threaded copy."""
+    a = np.asarray(a, dtype=np.float64)
+    if a.flags.c_contiguous:
+        return a
+    if a.flags.f_contiguous:
+        return transposed(a.T)
+    return np.ascontiguousarray(a)

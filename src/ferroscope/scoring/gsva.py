@@ -66,7 +66,7 @@ import numpy as np
 from scipy.special import ndtr, pdtr
 
 from ._sets import SetIndex
-from ._threads import over_row_blocks, transposed
+from ._threads import c_order, over_row_blocks, transposed
 
 log = logging.getLogger(__name__)
 
@@ -529,7 +529,7 @@ def ecdf_counts(x: np.ndarray) -> np.ndarray:
     One sort per gene (numpy's SIMD argsort in threads, blocks of about 4 M values), then a
     linear pass in numba.
     """
-    x = np.ascontiguousarray(x, dtype=np.float64)
+    x = c_order(x)
     n_genes, n = x.shape
     out = np.empty((n_genes, n), dtype=np.int32)
     rows = max(1, (1 << 22) // max(n, 1))
@@ -654,7 +654,7 @@ def score(x: np.ndarray, sets: list[np.ndarray], *, kcdf: str = "auto",
         return ecdf_walk_scores(ecdf_counts(x), sets, **opts)
     if kernel != "Gaussian":
         return walk_scores(gene_statistics(x, kernel, missing=missing), sets, **opts)
-    x = np.ascontiguousarray(x)
+    x = c_order(x)
     bw = bandwidths(x)
     r = gene_statistics(x, kernel, bw, missing=missing)
     return walk_scores(r, sets, x=x, bw=bw, **opts)
