@@ -94,7 +94,9 @@ run_cases <- function(path = "cases.tsv") {
     gs <- lapply(l, function(v) v[-1]); names(gs) <- sapply(l, `[`, 1)
     args <- eval(parse(text = sprintf("list(%s)", cases$args[i])))
     es <- suppressWarnings(suppressMessages(do.call(cases$fun[i], c(list(x, gs), args))))
-    write.table(es, file.path(d, "es.tsv"), sep = "\t", quote = FALSE)
+    out <- es
+    out[] <- sprintf("%.17g", es)  # write.table keeps only 15 significant digits
+    write.table(out, file.path(d, "es.tsv"), sep = "\t", quote = FALSE)
   }
 }
 
