@@ -65,6 +65,13 @@ def check_matrix(expr: pd.DataFrame, source: str) -> None:
         raise FerroscopeError(f"gene '{dup}' appears more than once.", file=source,
                               fix="collapse duplicated genes in the prepare step.")
     values = expr.to_numpy(dtype=np.float64)
+    if not values.size:
+        return
+    if np.isfinite(values).all():  # the common case: one pass, no temporaries
+        flat = values.min(axis=0) == values.max(axis=0)
+        if np.any(flat):
+            _flat_sample(expr, int(np.argmax(flat)), source)
+        return
     bad = np.isinf(values)
     if bad.any():
         g, s = np.argwhere(bad)[0]
@@ -72,8 +79,6 @@ def check_matrix(expr: pd.DataFrame, source: str) -> None:
             f"infinite value ({values[g, s]}) for gene '{expr.index[g]}' in sample "
             f"'{expr.columns[s]}'.", file=source,
             fix="fix the value in the input (e.g. log of 0) or set it missing (NaN).")
-    if not values.size:
-        return
     measured = ~np.isnan(values)
     empty = ~measured.any(axis=0)
     if empty.any():
@@ -85,11 +90,14 @@ def check_matrix(expr: pd.DataFrame, source: str) -> None:
     hi = np.where(measured, values, -np.inf).max(axis=0)
     flat = lo == hi
     if np.any(flat):
-        sample = expr.columns[int(np.argmax(flat))]
-        raise FerroscopeError(
-            f"sample '{sample}' has the same value for every gene (a failed array or an "
-            "empty library); no method can rank its genes.", file=source,
-            fix="remove the sample from the expression matrix and the clinical table.")
+        _flat_sample(expr, int(np.argmax(flat)), source)
+
+
+def _flat_sample(expr: pd.DataFrame, column: int, source: str) -> None:
+    raise FerroscopeError(
+        f"sample '{expr.columns[column]}' has the same value for every gene (a failed array or "
+        "an empty library); no method can rank its genes.", file=source,
+        fix="remove the sample from the expression matrix and the clinical table.")
 
 
 def set_rows(expr_index: pd.Index, sets: Sequence[GeneSet], *,
