@@ -1,4 +1,5 @@
-"""ssGSEA against R GSVA 1.46 (Debian r-bioc-gsva), run by the test on a generated matrix."""
+"""ssGSEA, GSVA (``scoring.gsva.compat: "1.46"``), z-score and PLAGE against R GSVA 1.46 (Debian
+r-bioc-gsva), run by the test on generated matrices. GSVA 2.x: tests/test_reference_gsva2.py."""
 
 from __future__ import annotations
 
@@ -117,7 +118,7 @@ def test_gsva_zscore_plage_match_r(r_scores, kind):
     for name, opts in (("gsva_maxdiff", {"mx_diff": True}), ("gsva_maxdev", {"mx_diff": False}),
                        ("gsva_absrank", {"mx_diff": True, "abs_ranking": True})):
         w = want(f"{name}.tsv")
-        got = score_sets(expr, sets, "gsva", params={"kcdf": kcdf, **opts})
+        got = score_sets(expr, sets, "gsva", params={"kcdf": kcdf, "compat": "1.46", **opts})
         diff = np.abs(got[w.columns].to_numpy() - w.to_numpy()).max()
         # the acceptance bound is 1e-6; the arithmetic is R's, so agreement is far closer
         assert diff < 1e-10, f"{name}: max |ferroscope - R| = {diff:.3g}"
@@ -129,3 +130,33 @@ def test_gsva_zscore_plage_match_r(r_scores, kind):
         got = score_sets(expr, sets, "plage")[w.columns].to_numpy()
         sign = np.sign((got * w.to_numpy()).sum(axis=0))  # singular vectors: sign is arbitrary
         np.testing.assert_allclose(got * sign, w.to_numpy(), rtol=0, atol=1e-10)
+
+
+R_DUP = """
+suppressMessages(library(GSVA))
+x <- as.matrix(read.delim("expr.tsv", row.names = 1, check.names = FALSE))
+gs <- list(dup = c(readLines("dup.txt")))
+es <- suppressWarnings(gsva(x, gs, method = "gsva", kcdf = "Gaussian", min.sz = 1,
+                            verbose = FALSE))
+write.table(es, "es.tsv", sep = "\\t", quote = FALSE)
+"""
+
+
+def test_gsva_compat_146_counts_duplicated_members_twice_as_r(tmp_path):
+    """R GSVA 1.46 counts a gene listed twice in a set twice; compat "1.46" does the same
+    from the duplicates recorded on the GeneSet (the default, R 2.x, counts it once)."""
+    rng = np.random.default_rng(31)
+    genes = [f"G{i}" for i in range(300)]
+    expr = pd.DataFrame(rng.normal(7, 2, size=(300, 20)), index=genes,
+                        columns=[f"S{j}" for j in range(20)])
+    members = genes[10:30] + ["G12", "G25"]
+    expr.to_csv(tmp_path / "expr.tsv", sep="\t")
+    (tmp_path / "dup.txt").write_text("\n".join(members) + "\n")
+    run_r(R_DUP, tmp_path, "GSVA")
+    want = pd.read_csv(tmp_path / "es.tsv", sep="\t", index_col=0).T
+    gs = GeneSet("dup", tuple(genes[10:30]), duplicates=("G12", "G25"))
+    got = score_sets(expr, [gs], "gsva", params={"kcdf": "Gaussian", "compat": "1.46"})
+    diff = np.abs(got[want.columns].to_numpy() - want.to_numpy()).max()
+    assert diff < 1e-10, f"max |ferroscope - R 1.46| = {diff:.3g}"
+    once = score_sets(expr, [gs], "gsva", params={"kcdf": "Gaussian"})
+    assert np.abs(once[want.columns].to_numpy() - want.to_numpy()).max() > 1e-3

@@ -82,10 +82,27 @@ def test_registry_entries_are_documented():
         assert __import__(doc, fromlist=["_"]).__doc__.strip(), f"{name} has no module docstring"
 
 
-def test_non_finite_value_is_named():
-    expr = pd.DataFrame([[1.0, np.nan], [2.0, 3.0]], index=["GPX4", "NQO1"], columns=["a", "b"])
-    with pytest.raises(FerroscopeError, match="GPX4.*'b'"):
+@pytest.mark.bad_input
+def test_infinite_value_is_named():
+    expr = pd.DataFrame([[1.0, np.inf], [2.0, 3.0]], index=["GPX4", "NQO1"], columns=["a", "b"])
+    with pytest.raises(FerroscopeError, match="GPX4.*'b'") as err:
         check_matrix(expr, "x.h5ad")
+    assert "NaN" in str(err.value)  # the fix: correct it or set it missing
+
+
+def test_missing_cells_are_accepted():
+    expr = pd.DataFrame([[1.0, np.nan, 2.0], [2.0, 3.0, 1.0], [4.0, 1.0, 0.0]],
+                        index=["GPX4", "NQO1", "FTH1"], columns=["a", "b", "c"])
+    check_matrix(expr, "x.h5ad")
+
+
+@pytest.mark.bad_input
+def test_sample_without_measured_values_is_named():
+    expr = pd.DataFrame([[1.0, np.nan], [2.0, np.nan]], index=["GPX4", "NQO1"],
+                        columns=["a", "EMPTY"])
+    with pytest.raises(FerroscopeError, match="'EMPTY' has no measured value") as err:
+        check_matrix(expr, "x.h5ad")
+    assert "remove the sample" in str(err.value)
 
 
 def test_duplicated_gene_is_named():
@@ -207,3 +224,289 @@ def test_gsva_pair_kernel_equals_naive_r_loop():
             tail /= 40
             want[g, j] = -1.0 * np.log((1.0 - tail) / tail)
     np.testing.assert_allclose(gene_statistics(x), want, rtol=0, atol=1e-12)
+
+
+# ---- GSVA 2.x: kcdf rule, ECDF, missing values, de-duplication --------------------------------
+
+def test_kcdf_auto_rule():
+    from ferroscope.scoring.gsva import resolve_kcdf
+
+    rng = np.random.default_rng(0)
+    assert resolve_kcdf(rng.normal(size=(5, 200)))[0] == "none"     # >= 200 samples
+    assert resolve_kcdf(rng.normal(size=(5, 199)))[0] == "Gaussian"
+    counts = rng.poisson(5.0, size=(5, 199)).astype(float)
+    assert resolve_kcdf(counts)[0] == "Poisson"                       # whole numbers >= 0
+    counts[0, 0] = np.nan                                              # missing cells ignored
+    assert resolve_kcdf(counts)[0] == "Poisson"
+    assert resolve_kcdf(counts, integer=False)[0] == "Gaussian"       # log-transformed cohort
+    assert resolve_kcdf(-counts)[0] == "Gaussian"                     # negative: not counts
+    assert resolve_kcdf(counts, min_samples=100)[0] == "none"
+    assert resolve_kcdf(rng.normal(size=(5, 225)))[0] == "none"    # GSE14520-GPL3921
+    kernel, reason = resolve_kcdf(rng.normal(size=(5, 370)))       # TCGA-LIHC
+    assert kernel == "none" and "370 samples >= 200" in reason
+    assert resolve_kcdf(rng.normal(size=(5, 370)), compat="1.46")[0] == "Gaussian"
+    assert resolve_kcdf(rng.normal(size=(5, 10)), "Poisson")[0] == "Poisson"
+
+
+def test_ecdf_counts_equal_the_definition_with_missing_cells():
+    """count[g, j] = #{k: x_gk measured, x_gk <= x_gj}; R divides by ALL samples."""
+    from ferroscope.scoring.gsva import ecdf_counts
+
+    rng = np.random.default_rng(3)
+    x = np.round(rng.normal(size=(40, 57)), 1)
+    x[rng.random(x.shape) < 0.1] = np.nan
+    got = ecdf_counts(x)
+    for g in range(40):
+        for j in range(57):
+            if np.isnan(x[g, j]):
+                assert got[g, j] == -1
+            else:
+                assert got[g, j] == np.sum(x[g][~np.isnan(x[g])] <= x[g, j])
+
+
+def test_ecdf_walk_ties_follow_row_order():
+    """With the ECDF ties are everywhere; R breaks them by row order (first row first), so
+    reversing the rows changes the scores: reversing them back must restore them exactly."""
+    rng = np.random.default_rng(4)
+    x = np.round(rng.normal(size=(300, 210)), 0)
+    genes = [f"G{i}" for i in range(300)]
+    expr = pd.DataFrame(x, index=genes)
+    sets = [GeneSet("A", tuple(genes[:30])), GeneSet("B", tuple(genes[100:160]))]
+    a = score_sets(expr, sets, "gsva")
+    b = score_sets(expr.iloc[::-1], sets, "gsva")
+    assert np.abs(a - b).to_numpy().max() > 1e-3
+    c = score_sets(expr.iloc[::-1].iloc[::-1], sets, "gsva")
+    pd.testing.assert_frame_equal(a, c)
+
+
+def _holey(seed: int = 9) -> tuple[pd.DataFrame, list[GeneSet]]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(200, 30))
+    x[0, [2, 5, 9]] = np.nan          # member of set A missing in samples 2, 5, 9
+    x[1, 5] = np.nan                  # a second member missing in sample 5
+    x[150, [1, 3]] = np.nan           # a non-member missing
+    genes = [f"G{i}" for i in range(200)]
+    return (pd.DataFrame(x, index=genes, columns=[f"S{j}" for j in range(30)]),
+            [GeneSet("A", tuple(genes[:6])), GeneSet("B", tuple(genes[50:70]))])
+
+
+@pytest.mark.parametrize("method", ["ssgsea", "gsva", "singscore", "zscore", "plage", "mean_z"])
+def test_everything_gives_na_exactly_where_a_member_is_missing(method):
+    expr, sets = _holey()
+    out = score_sets(expr, sets, method, missing="everything")
+    want = np.zeros((30, 2), bool)
+    if method == "gsva":  # kernel (30 samples < 200): R 2.x's C code makes the whole gene NA
+        want[:, 0] = True
+    else:
+        want[[2, 5, 9], 0] = True
+    np.testing.assert_array_equal(out.isna().to_numpy(), want)
+
+
+@pytest.mark.parametrize("method", ["ssgsea", "gsva", "singscore", "zscore", "plage", "mean_z"])
+def test_na_rm_needs_min_size_measured_members(method):
+    expr, sets = _holey()
+    out = score_sets(expr, sets, method, missing="na.rm", min_size=5)
+    assert out.notna().to_numpy().sum() == 59 and np.isnan(out.loc["S5", "A"])
+    out = score_sets(expr, sets, method, missing="na.rm", min_size=4)
+    assert out.notna().to_numpy().all()
+
+
+@pytest.mark.parametrize("method", ["singscore", "ssgsea"])
+def test_na_rm_equals_scoring_the_sample_without_its_missing_genes(method):
+    """Single-sample methods: na.rm ranks a sample's measured genes only."""
+    expr, sets = _holey()
+    params = {"normalize": False} if method == "ssgsea" else {}
+    out = score_sets(expr, sets, method, missing="na.rm", params=params)
+    for j in (2, 5, 3):
+        col = expr.iloc[:, [j]].dropna()
+        alone = score_sets(col, sets, method, params=params)
+        np.testing.assert_allclose(out.iloc[j].to_numpy(), alone.iloc[0].to_numpy(),
+                                   rtol=0, atol=1e-12)
+
+
+def test_mean_z_and_zscore_na_rm_by_hand():
+    expr = pd.DataFrame([[1.0, 2.0, 3.0, np.nan], [10.0, 10.0, 40.0, 20.0]],
+                        index=["A", "B"], columns=["s1", "s2", "s3", "s4"])
+    za = np.array([-1.0, 0.0, 1.0, np.nan])            # mean 2, sd 1 over measured samples
+    zb = (np.array([10.0, 10.0, 40.0, 20.0]) - 20.0) / np.std([10, 10, 40, 20], ddof=1)
+    gs = [GeneSet("AB", ("A", "B"))]
+    m = score_sets(expr, gs, "mean_z", missing="na.rm")["AB"].to_numpy()
+    np.testing.assert_allclose(m, [(za[0] + zb[0]) / 2, (za[1] + zb[1]) / 2,
+                                   (za[2] + zb[2]) / 2, zb[3]])
+    z = score_sets(expr, gs, "zscore", missing="na.rm")["AB"].to_numpy()
+    np.testing.assert_allclose(z[3], zb[3] / 1.0)
+    np.testing.assert_allclose(z[0], (za[0] + zb[0]) / np.sqrt(2))
+
+
+@pytest.mark.parametrize("method", ["ssgsea", "gsva", "singscore", "zscore", "plage", "mean_z"])
+def test_duplicated_members_count_once(method):
+    rng = np.random.default_rng(12)
+    genes = [f"G{i}" for i in range(120)]
+    expr = pd.DataFrame(rng.normal(size=(120, 25)), index=genes)
+    dup = GeneSet("S", tuple(genes[:10]) + ("G3", "G3", "ABSENT"))
+    once = GeneSet("S", tuple(genes[:10]))
+    pd.testing.assert_frame_equal(score_sets(expr, [dup], method),
+                                  score_sets(expr, [once], method))
+
+
+def test_gsva_compat_146_counts_recorded_duplicates_twice():
+    rng = np.random.default_rng(13)
+    genes = [f"G{i}" for i in range(120)]
+    expr = pd.DataFrame(rng.normal(size=(120, 25)), index=genes)
+    dup = GeneSet("S", tuple(genes[:10]), duplicates=("G3",))
+    p146 = {"kcdf": "Gaussian", "compat": "1.46"}
+    a = score_sets(expr, [dup], "gsva", params=p146)
+    b = score_sets(expr, [GeneSet("S", tuple(genes[:10]))], "gsva", params=p146)
+    assert np.abs(a - b).to_numpy().max() > 1e-3
+    c = score_sets(expr, [dup], "gsva", params={"kcdf": "Gaussian"})
+    pd.testing.assert_frame_equal(c, b)
+
+
+@pytest.mark.bad_input
+def test_compat_146_refuses_missing_cells():
+    expr, sets = _holey()
+    with pytest.raises(FerroscopeError, match="1.46 has no missing-value policy") as err:
+        score_sets(expr, sets, "gsva", params={"compat": "1.46"})
+    assert err.value.field == "scoring.gsva"
+
+
+def test_record_counts_missing_cells_and_na_scores():
+    from ferroscope.scoring import run_record
+
+    expr, sets = _holey()
+    info: dict = {}
+    out = score_sets(expr, sets, "gsva", missing="everything", info=info)
+    rec = run_record(expr, out, "gsva", cohort="c1", missing="everything", info=info, sets=sets)
+    assert rec["missing_cells"] == 6 and rec["missing_member_cells"] == 4
+    assert rec["na_scores"] == 30 and rec["n_scores"] == 60
+    assert rec["kcdf"] == "Gaussian" and "30 samples < 200" in rec["kcdf_reason"]
+
+
+# ---- the score step (workflow/scripts/score.py) -----------------------------------------------
+
+def _run_score_step(tmp_path, x: np.ndarray, scored: bool, method: str = "gsva",
+                    options: dict | None = None, uns_prepare: dict | None = None):
+    """Run workflow/scripts/score.py as Snakemake would, on a small h5ad."""
+    import json
+    import runpy
+    import sys
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    import anndata as ad
+
+    repo = Path(__file__).resolve().parents[1]
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    genes = [f"G{i}" for i in range(x.shape[0])]
+    adata = ad.AnnData(x.T.copy())
+    adata.var_names = genes
+    adata.obs_names = [f"S{j}" for j in range(x.shape[1])]
+    adata.uns["prepare"] = json.dumps(uns_prepare or {})
+    adata.write_h5ad(tmp_path / "prepared.h5ad")
+    (tmp_path / "sets.gmt").write_text("A\tdesc\t" + "\t".join(genes[:8]) + "\tG2\n"
+                                       "B\tdesc\t" + "\t".join(genes[20:40]) + "\n")
+    (tmp_path / "aliases.tsv").write_text("alias\tsymbol\tnote\n")
+    pd.DataFrame({"set": ["A", "B"], "scored": [scored, scored]}).to_csv(
+        tmp_path / "coverage.tsv", sep="\t", index=False)
+    out = tmp_path / "scores"
+    snakemake = SimpleNamespace(
+        input=SimpleNamespace(h5ad=str(tmp_path / "prepared.h5ad"),
+                              coverage=str(tmp_path / "coverage.tsv"),
+                              gmt=str(tmp_path / "sets.gmt"),
+                              aliases=str(tmp_path / "aliases.tsv")),
+        output=SimpleNamespace(scores=str(out / f"{method}.tsv"),
+                               record=str(out / f"{method}.json")),
+        log=[str(tmp_path / "score.log")],
+        wildcards=SimpleNamespace(cohort="COHORT_X", method=method),
+        params=SimpleNamespace(options=options or {}, chunk_size=1000, missing="na.rm",
+                               min_size=3))
+    sys.path.insert(0, str(repo / "workflow" / "scripts"))
+    try:
+        runpy.run_path(str(repo / "workflow" / "scripts" / "score.py"),
+                       init_globals={"snakemake": snakemake}, run_name="__main__")
+    finally:
+        sys.path.remove(str(repo / "workflow" / "scripts"))
+    return out
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize("method", ["ssgsea", "gsva"])
+def test_score_step_stops_clearly_when_no_set_is_scored(tmp_path, method):
+    x = np.random.default_rng(1).normal(size=(60, 12))
+    with pytest.raises(FerroscopeError) as err:
+        _run_score_step(tmp_path, x, scored=False, method=method)
+    msg = str(err.value)
+    assert "no set could be scored in cohort COHORT_X" in msg
+    assert "lower genesets.min_genes" in msg
+    assert not (tmp_path / "scores").exists()  # nothing written
+
+
+def test_score_step_writes_scores_and_record(tmp_path):
+    import json
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(7, 1, size=(60, 12))
+    x[0, 3] = np.nan
+    x[50, [1, 2]] = np.nan
+    out = _run_score_step(tmp_path, x, scored=True)
+    scores = pd.read_csv(out / "gsva.tsv", sep="\t", index_col="sample_id")
+    assert scores.shape == (12, 2) and scores.notna().all().all()
+    rec = json.loads((out / "gsva.json").read_text())
+    assert rec["cohort"] == "COHORT_X" and rec["missing_cells"] == 3
+    assert rec["missing_member_cells"] == 1 and rec["na_scores"] == 0
+    assert rec["kcdf"] == "Gaussian" and rec["missing_policy"] == "na.rm"
+    assert rec["duplicates_removed"] == {"A": ["G2"]}
+
+
+def test_score_step_integer_rule_uses_prepare_notes(tmp_path):
+    """Whole-number data is Poisson under auto unless prepare log-transformed it."""
+    import json
+
+    x = np.random.default_rng(3).poisson(20, size=(60, 12)).astype(float)
+    rec = json.loads((_run_score_step(tmp_path / "a", x, True) / "gsva.json").read_text())
+    assert rec["kcdf"] == "Poisson"
+    rec = json.loads((_run_score_step(tmp_path / "b", x, True,
+                                      uns_prepare={"log_transformed": True})
+                      / "gsva.json").read_text())
+    assert rec["kcdf"] == "Gaussian"
+
+
+@pytest.mark.slow
+def test_demo_report_names_the_gsva_kernel_and_missing_counts(demo_run):
+    """Both demo cohorts have >= 200 samples: kcdf auto gives the direct ECDF, and the report
+    says so (as it will for TCGA-LIHC, ~370, and GSE14520-GPL3921, 225)."""
+    import json
+
+    rec = json.loads((demo_run / "results" / "demo" / "scores" / "gsva.json").read_text())
+    assert rec["kcdf"] == "none" and "300 samples >= 200" in rec["kcdf_reason"]
+    assert rec["na_scores"] == 0 and rec["missing_policy"] == "na.rm"
+    html = (demo_run / "results" / "report.html").read_text()
+    assert 'id="scoring-runs"' in html
+    assert "auto: 300 samples &gt;= 200 (kcdf_none_min_samples)" in html
+    assert "auto: 200 samples &gt;= 200 (kcdf_none_min_samples)" in html
+
+
+def test_read_gmt_records_duplicates_and_coverage_lists_them(tmp_path):
+    from ferroscope.genesets import coverage, read_gmt
+
+    (tmp_path / "s.gmt").write_text("S\td\tA\tB\tA\tC\tB\tA\n")
+    (gs,) = read_gmt(tmp_path / "s.gmt")
+    assert gs.genes == ("A", "B", "C") and sorted(gs.duplicates) == ["A", "A", "B"]
+    cov = coverage([gs], ["A", "B", "C"], min_genes=1, min_coverage=0.5)
+    assert cov.loc[0, "n_genes"] == 3 and cov.loc[0, "duplicates_removed"] == "A,B,A"
+
+
+@pytest.mark.parametrize("method", ["ssgsea", "gsva", "singscore"])
+def test_memory_layout_does_not_change_scores(method):
+    """A cohort read from h5ad arrives Fortran-ordered (genes x samples view); the threaded
+    tiled re-layout must give the same scores as a C-ordered matrix."""
+    from ferroscope.scoring._threads import c_order, transposed
+
+    rng = np.random.default_rng(21)
+    x = np.round(rng.normal(size=(300, 230)), 1)
+    x[rng.random(x.shape) < 0.01] = np.nan
+    sets = [np.arange(20), np.arange(100, 160)]
+    f = np.asfortranarray(x)
+    np.testing.assert_array_equal(c_order(f), x)
+    np.testing.assert_array_equal(transposed(x), x.T)
+    np.testing.assert_array_equal(METHODS[method].func(f, sets), METHODS[method].func(x, sets))

@@ -86,15 +86,20 @@ def _require(df: pd.DataFrame, path: PathLike, columns: Iterable[str], what: str
 
 
 def _numeric(df: pd.DataFrame, path: PathLike, columns: Iterable[str], what: str, *,
-             allow_nan: bool, rule: str | None = None) -> None:
-    """Numeric columns: parseable numbers, never inf, NaN only where allowed."""
+             allow_nan: bool, rule: str | None = None, na_token: str | None = None) -> None:
+    """Numeric columns: parseable numbers, never inf, NaN only where allowed.
+
+    ``na_token`` (score tables: ``NA``) is a deliberate missing value, accepted even where
+    ``allow_nan`` is false: there an empty cell means a cut-off file.
+    """
     for col in columns:
-        values = pd.to_numeric(df[col], errors="coerce")
         text = df[col].astype(str).str.strip()
-        unparsed = values.isna() & df[col].notna() & (text != "")
+        explicit = (text == na_token) if na_token else pd.Series(False, index=df.index)
+        values = pd.to_numeric(df[col].where(~explicit), errors="coerce")
+        unparsed = values.isna() & df[col].notna() & (text != "") & ~explicit
         bad = unparsed | np.isinf(values.to_numpy(dtype=float))
         if not allow_nan:
-            bad |= values.isna()
+            bad |= values.isna() & ~explicit
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
             shown = df[col].iloc[i]
@@ -217,7 +222,9 @@ def read_scores(path: PathLike, samples: Sequence[str] | pd.Index) -> pd.DataFra
     """Read a score table (samples x sets, index ``sample_id``) of the given cohort samples.
 
     Every sample of the cohort appears exactly once, no other sample appears, and every score
-    is a finite number (a half-written or hand-edited table fails here, naming the file).
+    is a finite number or ``NA`` (a score the missing-value policy could not compute; the score
+    step writes it so): an empty cell, text or inf (a half-written or hand-edited table) fails
+    here, naming the file.
     """
     what = "score table"
     df = _read_tsv(path, what)
@@ -225,7 +232,7 @@ def read_scores(path: PathLike, samples: Sequence[str] | pd.Index) -> pd.DataFra
     df["sample_id"] = df["sample_id"].astype(str)
     df = df.set_index("sample_id")
     _unique_ids(df.index, path, what)
-    _numeric(df, path, list(df.columns), what, allow_nan=False)
+    _numeric(df, path, list(df.columns), what, allow_nan=False, na_token="NA")
     _same_samples(df.index, samples, path, what, "its prepared clinical table")
     return df.reindex(pd.Index([str(s) for s in samples], name="sample_id"))
 

@@ -25,11 +25,14 @@ ROLES = {"defence", "driver", "resistance"}
 
 @dataclass(frozen=True)
 class GeneSet:
-    """A named gene set. ``genes`` keeps file order with duplicates removed."""
+    """A named gene set. ``genes`` keeps file order with duplicates removed; ``duplicates``
+    records each removed repeat (after alias mapping), once per extra copy, so that the
+    coverage table can say so and GSVA 1.46 compatibility can count them twice."""
 
     name: str
     genes: tuple[str, ...]
     description: str = ""
+    duplicates: tuple[str, ...] = ()
 
 
 @dataclass
@@ -281,7 +284,11 @@ def read_gmt(path: PathLike, aliases: AliasTable | None = None) -> list[GeneSet]
                                   file=str(p), field=name, fix="add genes or delete the line.")
         if aliases is not None:
             cleaned = aliases.harmonise(cleaned)
-        sets.append(GeneSet(name, tuple(dict.fromkeys(cleaned)), desc))
+        unique = tuple(dict.fromkeys(cleaned))
+        dups = list(cleaned)
+        for g in unique:
+            dups.remove(g)
+        sets.append(GeneSet(name, unique, desc, tuple(dups)))
     if not sets:
         raise FerroscopeError("no gene sets found.", file=str(p),
                               fix="add at least one line: name<TAB>description<TAB>gene...")
@@ -369,5 +376,6 @@ def coverage(sets: Iterable[GeneSet], genes: Iterable[str], *, min_genes: int,
             "missing_reasons": "; ".join(f"{g}: {res[g].reason}" for g in miss
                                          if res[g].reason != "not in the matrix"),
             "aliases_used": ",".join(f"{g}={res[g].row}" for g in have if res[g].via),
+            "duplicates_removed": ",".join(gs.duplicates),
         })
     return pd.DataFrame(rows)

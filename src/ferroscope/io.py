@@ -50,7 +50,8 @@ def atomic_open(path: PathLike, mode: str = "w", **kwargs: object) -> Iterator[I
         yield fh
 
 
-def write_tsv(df: pd.DataFrame, path: PathLike, *, index: bool = False) -> None:
+def write_tsv(df: pd.DataFrame, path: PathLike, *, index: bool = False,
+              na_rep: str = "") -> None:
     """Write a tab-separated table atomically (compressed when ``path`` ends in .gz).
 
     Floats are written lossless and short: pandas writes Python's shortest round-trip repr
@@ -58,12 +59,13 @@ def write_tsv(df: pd.DataFrame, path: PathLike, *, index: bool = False) -> None:
     value read back equals the value written bit for bit. Missing values are empty cells. An
     infinite value is refused (a result table never holds ``inf``: a median not reached, an
     overflowing ratio ... are written empty by the step that computes them), naming the column
-    and the row, and nothing is written.
+    and the row, and nothing is written. ``na_rep="NA"`` writes missing values as ``NA`` (score
+    tables: a deliberate NA score stays distinguishable from an empty cell of a cut-off file).
     """
     check_finite(df, path)
     compression = "gzip" if str(path).endswith(".gz") else None
     with atomic_path(path) as tmp:
-        df.to_csv(tmp, sep="\t", index=index, compression=compression)
+        df.to_csv(tmp, sep="\t", index=index, compression=compression, na_rep=na_rep)
 
 
 def check_finite(df: pd.DataFrame, path: PathLike) -> None:

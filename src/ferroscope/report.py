@@ -313,11 +313,31 @@ def download_records(cohort: str, files: Iterable[str | Path]) -> list[dict[str,
     return out
 
 
+def scoring_runs_table(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of the report's scoring table from the score step's JSON sidecars
+    (results/<cohort>/scores/<method>.json): per cohort x method the missing cells, NA
+    scores and, for GSVA, the kernel used and why (kcdf auto decides per cohort)."""
+    rows = []
+    for r in records:
+        rows.append({
+            "cohort": r.get("cohort", ""), "method": r.get("method", ""),
+            "samples": r.get("n_samples", ""), "genes": r.get("n_genes", ""),
+            "kernel": r.get("kcdf", ""), "reason": r.get("kcdf_reason", ""),
+            "missing_cells": r.get("missing_cells", 0),
+            "missing_member_cells": r.get("missing_member_cells", 0),
+            "na_scores": f"{r.get('na_scores', 0)} / {r.get('n_scores', 0)}",
+            "policy": r.get("missing_policy", ""),
+        })
+    return rows
+
+
 def render(stats: pd.DataFrame, cohorts: list[CohortData], config: dict[str, Any], *,
            genesets: list[dict[str, Any]], inputs: list[dict[str, Any]],
            software: dict[str, str], created: str, risk: RiskData | None = None,
-           downloads: list[dict[str, Any]] | None = None) -> str:
-    """Render the whole report to a string (``downloads``: :func:`download_records` rows)."""
+           downloads: list[dict[str, Any]] | None = None,
+           scoring_runs: list[dict[str, Any]] | None = None) -> str:
+    """Render the whole report to a string (``downloads``: :func:`download_records` rows;
+    ``scoring_runs``: the score step's JSON sidecars, see :func:`scoring_runs_table`)."""
     methods = list(config["scoring"]["methods"])
     primary = config["scoring"].get("primary", methods[0])
     forests = {m: forest_plot(stats, m, "cox_hr_per_sd", f"forest-os-{m}") for m in methods}
@@ -353,6 +373,7 @@ def render(stats: pd.DataFrame, cohorts: list[CohortData], config: dict[str, Any
         methods=methods, primary=primary, forests=forests, auc_forests=auc_forests,
         cohorts=per_cohort, stats=table.to_dict("records"), stats_columns=list(table.columns),
         genesets=genesets, inputs=inputs, software=software, downloads=downloads or [],
+        scoring_runs=scoring_runs_table(scoring_runs or []),
         n_sig=int((stats["q"] < 0.05).sum()), n_tests=int(stats["p"].notna().sum()),
         risk=risk_section(risk, stats),
     )

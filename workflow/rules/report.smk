@@ -32,6 +32,7 @@ rule report:
         h5ad=expand("results/{cohort}/prepared.h5ad", cohort=COHORTS),
         coverage=expand("results/{cohort}/coverage.tsv", cohort=COHORTS),
         scores=per_cohort_method("results/{cohort}/scores/{method}.tsv"),
+        score_records=per_cohort_method("results/{cohort}/scores/{method}.json"),
         gmt=config["genesets"]["gmt"],
         genes_table=config["genesets"]["evidence"],
     output:

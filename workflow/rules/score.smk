@@ -32,7 +32,8 @@ rule score:
         gmt=config["genesets"]["gmt"],
         aliases=config["genesets"]["aliases"],
     output:
-        "results/{cohort}/scores/{method}.tsv",
+        scores="results/{cohort}/scores/{method}.tsv",
+        record="results/{cohort}/scores/{method}.json",
     log:
         "logs/score/{cohort}_{method}.log",
     conda:
@@ -44,5 +45,7 @@ rule score:
     params:
         options=lambda wc: config["scoring"].get(wc.method, {}),
         chunk_size=config["scoring"]["chunk_size"],
+        missing=config["scoring"]["missing"],
+        min_size=config["genesets"]["min_genes"],
     script:
         "../scripts/score.py"

@@ -33,9 +33,14 @@ with step_logging(snakemake.log[0], "report") as log:
             clinical_mapping=json.loads(adata.uns.get("clinical_mapping", "[]"))))
     inputs += [provenance.file_record(snakemake.input.gmt, "gene sets (GMT)"),
                provenance.file_record(snakemake.input.genes_table, "gene set curation table")]
+    scoring_runs = []
+    for path in snakemake.input.score_records:
+        with open(path, encoding="utf-8") as fh:
+            scoring_runs.append(json.load(fh))
     downloads = [rec for cid, files in snakemake.params.downloads.items()
                  for rec in download_records(cid, files)]
     page = render(stats, cohorts, cfg, downloads=downloads,
+                  scoring_runs=scoring_runs,
                   genesets=read_genes_table(snakemake.input.genes_table).to_dict("records"),
                   inputs=inputs, software=provenance.versions(),
                   created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -1,15 +1,19 @@
-"""Score the covered gene sets of one cohort with one method."""
+"""Score the covered gene sets of one cohort with one method; a JSON sidecar records missing
+cells, NA scores and (GSVA) the kernel used and why."""
+
+import json
 
 import _bootstrap  # noqa: F401  (puts the checkout's src/ on sys.path if needed)
 import pandas as pd
 
 from ferroscope.checks import read_h5ad
 from ferroscope.genesets import AliasTable, read_gmt, resolve_sets
-from ferroscope.io import write_tsv
+from ferroscope.io import atomic_open, write_tsv
 from ferroscope.logs import step_logging
-from ferroscope.scoring import check_matrix, score_sets
+from ferroscope.scoring import check_matrix, run_record, score_sets
 
 with step_logging(snakemake.log[0], "score") as log:
+    cohort, method = snakemake.wildcards.cohort, snakemake.wildcards.method
     adata = read_h5ad(snakemake.input.h5ad)
     cov = pd.read_csv(snakemake.input.coverage, sep="\t")
     scored = set(cov.loc[cov["scored"], "set"])
@@ -17,14 +21,31 @@ with step_logging(snakemake.log[0], "score") as log:
     all_sets = read_gmt(snakemake.input.gmt, aliases)
     expr = adata.to_df().T
     check_matrix(expr, snakemake.input.h5ad)
-    # Constant genes carry no information and are excluded (counted as missing in coverage).
+    # Constant genes carry no information and are excluded (counted as missing in coverage);
+    # max/min skip missing cells, so genes with no measured value go too.
     expr = expr.loc[expr.max(axis=1) > expr.min(axis=1)]
     # members -> matrix rows, resolved over all sets exactly as the coverage step does
     sets = [s for s in resolve_sets(all_sets, expr.index, aliases) if s.name in scored]
-    log.info("%s: scoring %d sets on %d samples", snakemake.wildcards.method, len(sets),
-             expr.shape[1])
-    scores = score_sets(expr, sets, snakemake.wildcards.method,
-                        params=dict(snakemake.params.options),
-                        chunk_size=snakemake.params.chunk_size)
+    params = dict(snakemake.params.options)
+    if method == "gsva":
+        # GSVA's kcdf "auto" calls data integer (Poisson kernel) only if prepare did not
+        # log-transform it; otherwise the values decide (see ferroscope.scoring.gsva)
+        prepared = json.loads(adata.uns.get("prepare", "{}"))
+        if prepared.get("log_transformed"):
+            params["integer"] = False
+    info: dict = {}
+    log.info("%s: scoring %d sets on %d samples (%d missing cells, policy %s)", method,
+             len(sets), expr.shape[1], int(expr.isna().to_numpy().sum()),
+             snakemake.params.missing)
+    scores = score_sets(expr, sets, method, params=params,
+                        chunk_size=snakemake.params.chunk_size,
+                        missing=snakemake.params.missing, min_size=snakemake.params.min_size,
+                        info=info, cohort=cohort)
+    if info.get("kcdf"):
+        log.info("gsva kernel: %s (%s)", info["kcdf"], info["kcdf_reason"])
     scores.index.name = "sample_id"
-    write_tsv(scores, snakemake.output[0], index=True)
+    record = run_record(expr, scores, method, cohort=cohort, missing=snakemake.params.missing,
+                        info=info, sets=sets)
+    write_tsv(scores, snakemake.output.scores, index=True, na_rep="NA")  # NA: policy, not a cut
+    with atomic_open(snakemake.output.record, "w", encoding="utf-8") as fh:
+        json.dump(record, fh, indent=1, sort_keys=True)

@@ -24,8 +24,10 @@ METHODS: dict[str, Method] = {
                      summary="single-sample GSEA (rank-weighted random walk), GSVA-style",
                      reference="Barbie 2009 Nature; Hänzelmann 2013 BMC Bioinformatics"),
     "gsva": Method("gsva", gsva.score, single_sample=False,
-                   summary="GSVA: kernel CDF per gene across samples, then a rank random walk",
-                   reference="Hänzelmann 2013 BMC Bioinformatics (R GSVA 1.46 arithmetic)"),
+                   summary="GSVA: CDF per gene across samples (direct ECDF or kernel, R 2.x "
+                           "kcdf rule), then a rank random walk",
+                   reference="Hänzelmann 2013 BMC Bioinformatics (R GSVA 2.x arithmetic; "
+                             "1.46 with scoring.gsva.compat)"),
     "singscore": Method("singscore", singscore.score, single_sample=True,
                         summary="scaled, centred mean rank of the set within each sample",
                         reference="Foroutan 2018 BMC Bioinformatics"),
@@ -56,57 +58,131 @@ def constant_genes(expr: pd.DataFrame) -> list[str]:
 
 
 def check_matrix(expr: pd.DataFrame, source: str) -> None:
-    """Refuse NaN/inf values, duplicated genes and all-equal samples, naming the first one."""
+    """Refuse infinite values, duplicated genes, all-equal and all-missing samples, naming
+    the first one. Missing cells (NaN) are allowed: ``scoring.missing`` decides what they do."""
     if expr.index.has_duplicates:
         dup = expr.index[expr.index.duplicated()][0]
         raise FerroscopeError(f"gene '{dup}' appears more than once.", file=source,
                               fix="collapse duplicated genes in the prepare step.")
-    values = expr.to_numpy()
-    bad = ~np.isfinite(values)
+    values = expr.to_numpy(dtype=np.float64)
+    if not values.size:
+        return
+    if np.isfinite(values).all():  # the common case: one pass, no temporaries
+        flat = values.min(axis=0) == values.max(axis=0)
+        if np.any(flat):
+            _flat_sample(expr, int(np.argmax(flat)), source)
+        return
+    bad = np.isinf(values)
     if bad.any():
         g, s = np.argwhere(bad)[0]
         raise FerroscopeError(
-            f"non-finite value ({values[g, s]}) for gene '{expr.index[g]}' in sample "
+            f"infinite value ({values[g, s]}) for gene '{expr.index[g]}' in sample "
             f"'{expr.columns[s]}'.", file=source,
-            fix="remove or impute missing values before scoring.")
-    flat = np.nanmax(values, axis=0) == np.nanmin(values, axis=0) if values.size else []
-    if np.any(flat):
-        sample = expr.columns[int(np.argmax(flat))]
+            fix="fix the value in the input (e.g. log of 0) or set it missing (NaN).")
+    measured = ~np.isnan(values)
+    empty = ~measured.any(axis=0)
+    if empty.any():
+        sample = expr.columns[int(np.argmax(empty))]
         raise FerroscopeError(
-            f"sample '{sample}' has the same value for every gene (a failed array or an "
-            "empty library); no method can rank its genes.", file=source,
+            f"sample '{sample}' has no measured value (every gene is missing).", file=source,
             fix="remove the sample from the expression matrix and the clinical table.")
+    lo = np.where(measured, values, np.inf).min(axis=0)
+    hi = np.where(measured, values, -np.inf).max(axis=0)
+    flat = lo == hi
+    if np.any(flat):
+        _flat_sample(expr, int(np.argmax(flat)), source)
+
+
+def _flat_sample(expr: pd.DataFrame, column: int, source: str) -> None:
+    raise FerroscopeError(
+        f"sample '{expr.columns[column]}' has the same value for every gene (a failed array or "
+        "an empty library); no method can rank its genes.", file=source,
+        fix="remove the sample from the expression matrix and the clinical table.")
+
+
+def set_rows(expr_index: pd.Index, sets: Sequence[GeneSet], *,
+             keep_duplicates: bool = False) -> list[np.ndarray]:
+    """Row indices of each set's genes present in the matrix, each gene once (R 2.x), or with
+    the duplicates recorded on the GeneSet counted again (``keep_duplicates``, GSVA 1.46)."""
+    row = {g: i for i, g in enumerate(expr_index)}
+    out = []
+    for gs in sets:
+        genes = list(dict.fromkeys(gs.genes))
+        if keep_duplicates:
+            genes += list(gs.duplicates)
+        out.append(np.array([row[g] for g in genes if g in row], dtype=np.intp))
+    return out
 
 
 def score_sets(expr: pd.DataFrame, sets: Sequence[GeneSet], method: str, *,
-               params: dict | None = None, chunk_size: int = 1000) -> pd.DataFrame:
-    """Score ``sets`` on ``expr`` (genes x samples) with a registered method.
+               params: dict | None = None, chunk_size: int = 1000, missing: str = "na.rm",
+               min_size: int = 1, info: dict | None = None, cohort: str = "") -> pd.DataFrame:
+    """Score ``sets`` on ``expr`` (genes x samples, NaN = missing) with a registered method.
 
-    Genes of a set absent from ``expr`` are ignored (coverage is decided upstream). Returns a
-    samples x sets DataFrame.
+    Genes of a set absent from ``expr`` are ignored (coverage is decided upstream) and each
+    gene counts once (GSVA with ``compat: "1.46"`` counts recorded duplicates again, as R
+    1.46 did). ``missing`` ("na.rm" or "everything") and ``min_size`` (the fewest measured
+    members a score needs under na.rm) go to every method; ``info`` (a dict) receives what
+    the method reports (GSVA: the kernel and why). Returns a samples x sets DataFrame.
     """
     if method not in METHODS:
         raise FerroscopeError(f"unknown scoring method '{method}'.", field="scoring.methods",
                               fix=f"use one of {sorted(METHODS)}.")
+    if missing not in ("na.rm", "everything"):
+        raise FerroscopeError(f"unknown missing-value policy '{missing}'.",
+                              field="scoring.missing", fix="use 'na.rm' or 'everything'.")
+    if not sets:
+        where = f" in cohort {cohort}" if cohort else ""
+        raise FerroscopeError(
+            f"no set could be scored{where}: no gene set passed the coverage check.",
+            field="genesets.min_genes",
+            fix="lower genesets.min_genes or genesets.min_coverage in config/config.yaml, or "
+                "check that the cohort's gene identifiers are HGNC symbols (see coverage.tsv).")
     m = METHODS[method]
     params = dict(params or {})
-    row = {g: i for i, g in enumerate(expr.index)}
-    idx = [np.array([row[g] for g in gs.genes if g in row], dtype=np.intp) for gs in sets]
+    compat = method == "gsva" and str(params.get("compat", "2.0")) == "1.46"
+    idx = set_rows(expr.index, sets, keep_duplicates=compat)
     empty = [gs.name for gs, ix in zip(sets, idx, strict=True) if len(ix) == 0]
     if empty:
         raise FerroscopeError(f"no genes of set(s) {empty} are in the matrix.",
                               fix="drop sets that fail the coverage check before scoring.")
     x = expr.to_numpy(dtype=np.float64, copy=False)
     n = x.shape[1]
-    if m.single_sample and n > chunk_size:
-        parts = []
-        for start in range(0, n, chunk_size):
-            stop = min(start + chunk_size, n)
-            log.info("%s: samples %d-%d of %d", method, start + 1, stop, n)
-            parts.append(m.func(x[:, start:stop], idx, **params))
-        out = np.concatenate(parts, axis=1)
-    else:
-        out = m.func(x, idx, **params, chunk_size=chunk_size)
+    params.update(missing=missing, min_size=min_size)
+    try:
+        if m.single_sample and n > chunk_size:
+            parts = []
+            for start in range(0, n, chunk_size):
+                stop = min(start + chunk_size, n)
+                log.info("%s: samples %d-%d of %d", method, start + 1, stop, n)
+                parts.append(m.func(x[:, start:stop], idx, **params, info=info))
+            out = np.concatenate(parts, axis=1)
+        else:
+            out = m.func(x, idx, **params, chunk_size=chunk_size, info=info)
+    except ValueError as err:  # a method's refusal of its input (e.g. compat 1.46 with NaN)
+        raise FerroscopeError(f"{method}: {err}.", field=f"scoring.{method}",
+                              fix="change the setting named in the message.") from err
     if m.post is not None:
         out = m.post(out, params)
     return pd.DataFrame(out.T, index=expr.columns, columns=[gs.name for gs in sets])
+
+
+def run_record(expr: pd.DataFrame, scores: pd.DataFrame, method: str, *, cohort: str,
+               missing: str, info: dict | None = None,
+               sets: Sequence[GeneSet] = ()) -> dict:
+    """What one scoring run did, for the JSON sidecar beside the score table and the report:
+    matrix size, missing cells (all genes, and set members only), NA scores, the policy, and
+    for GSVA the kernel used and why."""
+    values = expr.to_numpy(dtype=np.float64)
+    members = expr.index.isin({g for gs in sets for g in gs.genes})
+    rec = {
+        "cohort": cohort, "method": method, "n_genes": int(values.shape[0]),
+        "n_samples": int(values.shape[1]), "missing_policy": missing,
+        "missing_cells": int(np.isnan(values).sum()),
+        "missing_member_cells": int(np.isnan(values[members]).sum()),
+        "n_scores": int(scores.size), "na_scores": int(scores.isna().to_numpy().sum()),
+        "duplicates_removed": {gs.name: list(gs.duplicates) for gs in sets if gs.duplicates},
+    }
+    if info:
+        rec.update({k: v for k, v in info.items() if isinstance(v, str | int | float | bool)})
+    return rec

@@ -9,6 +9,10 @@ score is the mean over its genes present in the cohort:
 Scores are therefore relative to the cohort (mean 0 by construction) and comparable only within
 it. This is the unweighted form of the combined z-score of Lee E et al. (2008) PLoS Comput Biol
 4:e1000217, which multiplies by :math:`\sqrt{n}`.
+
+**Missing values** (NaN cells): a gene's mean and s.d. use its measured samples. ``everything``
+gives NaN in a sample where a member is missing; ``na.rm`` averages the measured members, NaN
+when fewer than ``min_size`` are measured in that sample.
 """
 
 from __future__ import annotations
@@ -16,15 +20,17 @@ from __future__ import annotations
 import numpy as np
 
 
-def score(x: np.ndarray, sets: list[np.ndarray], **_: object) -> np.ndarray:
+def score(x: np.ndarray, sets: list[np.ndarray], *, missing: str = "na.rm", min_size: int = 1,
+          **_: object) -> np.ndarray:
     """Mean z-score per set, shape (len(sets), samples)."""
+    from .zscore import set_sum, standardise
+
     needed = np.unique(np.concatenate(sets)) if sets else np.array([], dtype=int)
-    sub = x[needed].astype(np.float64)
-    mean = sub.mean(axis=1, keepdims=True)
-    sd = sub.std(axis=1, ddof=1, keepdims=True)
-    z = (sub - mean) / sd
+    z = standardise(x[needed].astype(np.float64))
     where = {g: i for i, g in enumerate(needed)}
     out = np.empty((len(sets), x.shape[1]))
     for i, idx in enumerate(sets):
-        out[i] = z[[where[g] for g in idx]].mean(axis=0)
+        total, k = set_sum(z[[where[g] for g in idx]], missing, min_size)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[i] = total / k
     return out

@@ -10,6 +10,11 @@ The sign of a singular vector is arbitrary (R's LAPACK and numpy may differ). fe
 it so that the score correlates positively with the set's mean z-score, so that "high score"
 means "set genes high" and hazard ratios have a stable direction. R's values therefore agree up
 to sign.
+
+**Missing values** (NaN cells): z-scores use each gene's measured samples. ``everything``: the
+SVD runs on the samples where all members are measured; the others get NaN. ``na.rm``: a
+missing z is set to 0 (the gene's mean) before the SVD; samples with fewer than ``min_size``
+measured members get NaN.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from .gsva import drop_constant
 from .zscore import standardise
 
 
-def score(x: np.ndarray, sets: list[np.ndarray], **_: object) -> np.ndarray:
+def score(x: np.ndarray, sets: list[np.ndarray], *, missing: str = "na.rm", min_size: int = 1,
+          **_: object) -> np.ndarray:
     """PLAGE scores, shape (len(sets), samples)."""
     x, sets = drop_constant(np.asarray(x, dtype=np.float64), sets)
     z = standardise(x)
@@ -29,9 +35,18 @@ def score(x: np.ndarray, sets: list[np.ndarray], **_: object) -> np.ndarray:
         if len(idx) == 0:
             continue
         zs = z[idx]
+        gaps = np.isnan(zs)
+        if missing == "everything":
+            cols = ~gaps.any(axis=0)
+        else:
+            cols = (~gaps).sum(axis=0) >= max(min_size, 1)
+            zs = np.where(gaps, 0.0, zs)
+        zs = zs[:, cols]
+        if zs.shape[1] == 0:
+            continue
         _, _, vt = np.linalg.svd(zs, full_matrices=False)
         v = vt[0]
         if np.dot(v, zs.mean(axis=0)) < 0:
             v = -v
-        out[i] = v
+        out[i, cols] = v
     return out

@@ -13,6 +13,11 @@ the mean rank scaled between its smallest possible value (the set holds the :mat
 ranks) and its largest (the :math:`k` highest), then centred (``centerScore = TRUE``), so
 :math:`S_j \in [-0.5, 0.5]`. :math:`k` counts the set's genes present in the matrix (R counts
 the whole signature, missing genes included, and warns).
+
+**Missing values** (NaN cells): a sample's ranking holds its measured genes only (:math:`N_j`
+of them). ``everything`` gives NaN in a sample where a member is missing; ``na.rm`` averages
+the measured members' ranks (:math:`k_j` of them, in the bounds too), NaN when :math:`k_j` <
+``min_size``.
 """
 
 from __future__ import annotations
@@ -43,19 +48,32 @@ def min_ranks(x: np.ndarray, genes: np.ndarray) -> np.ndarray:
 
 
 def score(x: np.ndarray, sets: list[np.ndarray], *, center: bool = True,
-          **_: object) -> np.ndarray:
+          missing: str = "na.rm", min_size: int = 1, **_: object) -> np.ndarray:
     """singscore per set and sample, shape (len(sets), samples)."""
-    n_genes = x.shape[0]
+    gaps = np.isnan(x)
+    n_genes = (x.shape[0] - gaps.sum(axis=0)) if gaps.any() else np.full(x.shape[1],
+                                                                          x.shape[0])
     union = np.unique(np.concatenate([np.asarray(i, dtype=np.int64) for i in sets] or
                                      [np.zeros(0, dtype=np.int64)]))
     ranks = min_ranks(x, union)  # row r holds gene union[r]
+    if gaps.any():
+        ranks[gaps[union]] = np.nan
     out = np.full((len(sets), x.shape[1]), np.nan)
     for i, idx in enumerate(sets):
-        k = len(idx)
-        if k == 0:
+        if len(idx) == 0:
             continue
+        r = ranks[np.searchsorted(union, idx)]
+        measured = ~np.isnan(r)
+        if missing == "everything" or measured.all():
+            k = np.full(x.shape[1], len(idx))
+            mean_rank = r.mean(axis=0)
+        else:
+            k = measured.sum(axis=0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mean_rank = np.where(measured, r, 0.0).sum(axis=0) / k
+            mean_rank[k < max(min_size, 1)] = np.nan
         low = (k + 1) / 2.0
         high = (2 * n_genes - k + 1) / 2.0
-        mean_rank = ranks[np.searchsorted(union, idx)].mean(axis=0)
-        out[i] = (mean_rank - low) / (high - low) - (0.5 if center else 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[i] = (mean_rank - low) / (high - low) - (0.5 if center else 0.0)
     return out

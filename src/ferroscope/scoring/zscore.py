@@ -9,6 +9,10 @@ genes scores
 
 so that, for independent genes, :math:`Z_j` is standard normal. It equals
 :math:`\sqrt{k}` times ``mean_z``. Genes with s.d. below 1e-10 are dropped first, as in R.
+
+**Missing values** (NaN cells): a gene's mean and s.d. use its measured samples. ``everything``
+gives NaN in a sample where a member is missing; ``na.rm`` sums the measured members' z and
+divides by the square root of their number :math:`k_j`, NaN when :math:`k_j` < ``min_size``.
 """
 
 from __future__ import annotations
@@ -19,18 +23,38 @@ from .gsva import drop_constant
 
 
 def standardise(x: np.ndarray) -> np.ndarray:
-    """Genes z-scored across samples (R's ``t(scale(t(x)))``)."""
+    """Genes z-scored across samples (R's ``t(scale(t(x)))``); mean and s.d. over the
+    measured samples when cells are missing (NaN stays NaN)."""
+    if np.isnan(x).any():
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.nanmean(x, axis=1, keepdims=True)
+            sd = np.nanstd(x, axis=1, ddof=1, keepdims=True)
+            return (x - mean) / sd
     mean = x.mean(axis=1, keepdims=True)
     sd = x.std(axis=1, ddof=1, keepdims=True)
     return (x - mean) / sd
 
 
-def score(x: np.ndarray, sets: list[np.ndarray], **_: object) -> np.ndarray:
+def set_sum(z: np.ndarray, missing: str, min_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sum of a set's z over its members per sample and the number of members counted, with
+    the missing-value policy applied (NaN where the policy gives no score)."""
+    gaps = np.isnan(z)
+    if not gaps.any() or missing == "everything":
+        return z.sum(axis=0), np.full(z.shape[1], z.shape[0])
+    k = (~gaps).sum(axis=0)
+    total = np.where(gaps, 0.0, z).sum(axis=0)
+    return np.where(k >= max(min_size, 1), total, np.nan), k
+
+
+def score(x: np.ndarray, sets: list[np.ndarray], *, missing: str = "na.rm", min_size: int = 1,
+          **_: object) -> np.ndarray:
     """Combined z-scores, shape (len(sets), samples)."""
     x, sets = drop_constant(np.asarray(x, dtype=np.float64), sets)
     z = standardise(x)
     out = np.full((len(sets), x.shape[1]), np.nan)
     for i, idx in enumerate(sets):
         if len(idx):
-            out[i] = z[idx].sum(axis=0) / np.sqrt(len(idx))
+            total, k = set_sum(z[idx], missing, min_size)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[i] = total / np.sqrt(k)
     return out
