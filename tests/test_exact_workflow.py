@@ -83,7 +83,8 @@ def config_text() -> str:
         "clinical_table": "data/clinical.tsv", "expression_scale": "log2",
         "clinical": {"sample_id": "sample",
                      "os_time": {"column": "os_months", "unit": "months"},
-                     "os_event": {"column": "os_status", "event_values": [1]}}}}
+                     "os_event": {"column": "os_status", "event_values": [1],
+                                  "censor_values": [0]}}}}
     return yaml.safe_dump(cfg)
 
 

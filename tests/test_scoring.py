@@ -402,6 +402,8 @@ def _run_score_step(tmp_path, x: np.ndarray, scored: bool, method: str = "gsva",
     adata.var_names = genes
     adata.obs_names = [f"S{j}" for j in range(x.shape[1])]
     adata.uns["prepare"] = json.dumps(uns_prepare or {})
+    adata.uns["cohort"] = "c1"
+    adata.uns["provenance"] = json.dumps({"inputs": []})
     adata.write_h5ad(tmp_path / "prepared.h5ad")
     (tmp_path / "sets.gmt").write_text("A\tdesc\t" + "\t".join(genes[:8]) + "\tG2\n"
                                        "B\tdesc\t" + "\t".join(genes[20:40]) + "\n")

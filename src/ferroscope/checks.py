@@ -40,6 +40,10 @@ STATUSES = ("ok", "not tested")
 RESULT_COLUMNS = ("cohort", "method", "set", "endpoint", "analysis", "estimate", "ci_low",
                   "ci_high", "p", "status", "note", "n")
 STATISTICS_COLUMNS = (*RESULT_COLUMNS, "q")
+#: columns of result tables that hold text (``role``: risk signatures, published / training /
+#: validation); every other column must hold numbers
+TEXT_COLUMNS = ("cohort", "method", "set", "endpoint", "analysis", "status", "note", "covariates",
+                "role")
 COVERAGE_COLUMNS = ("set", "scored")
 
 
@@ -263,8 +267,7 @@ def read_statistics(path: PathLike) -> pd.DataFrame:
 def _check_results(df: pd.DataFrame, path: PathLike, what: str, columns: Sequence[str],
                    rule: str | None = None) -> None:
     _require(df, path, columns, what, rule=rule)
-    numbers = [c for c in df.columns if c not in ("cohort", "method", "set", "endpoint",
-                                                  "analysis", "status", "note", "covariates")]
+    numbers = [c for c in df.columns if c not in TEXT_COLUMNS]
     _numeric(df, path, numbers, what, allow_nan=True, rule=rule)
     for col in ("cohort", "method", "set", "status"):
         if df[col].isna().any():
