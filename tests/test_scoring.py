@@ -8,7 +8,7 @@ import pytest
 
 from ferroscope.errors import FerroscopeError
 from ferroscope.genesets import GeneSet
-from ferroscope.scoring import METHODS, check_matrix, constant_genes, score_sets, ssgsea
+from ferroscope.scoring import METHODS, check_matrix, score_sets, ssgsea, unusable_genes
 
 
 def gsva_rndwalk_reference(x: np.ndarray, sets: list[np.ndarray], alpha: float) -> np.ndarray:
@@ -111,9 +111,15 @@ def test_duplicated_gene_is_named():
         check_matrix(expr, "x.h5ad")
 
 
-def test_constant_genes_are_found():
-    expr = pd.DataFrame([[1.0, 1.0], [2.0, 3.0]], index=["FLAT", "VAR"], columns=["a", "b"])
-    assert constant_genes(expr) == ["FLAT"]
+def test_unusable_genes_are_found_with_their_reason():
+    nan = np.nan
+    expr = pd.DataFrame([[1.0, 1.0, 1.0], [2.0, 3.0, nan], [4.0, nan, nan], [nan, nan, nan],
+                         [5.0, nan, 5.0]], index=["FLAT", "VAR", "ONE", "NONE", "FLAT_NA"],
+                        columns=["a", "b", "c"])
+    assert unusable_genes(expr) == {"FLAT": "constant across samples",
+                                    "ONE": "constant across samples",
+                                    "NONE": "no finite value",
+                                    "FLAT_NA": "constant across samples"}
 
 
 def test_sample_with_all_equal_values_is_named():

@@ -146,7 +146,10 @@ def score_signature(expr: pd.DataFrame, sig: Signature, *, max_missing_share: fl
     Genes absent from the matrix, or constant in it, are missing; the signature is scored only if
     their share of sum |beta| is at most ``max_missing_share``.
     """
-    variable = expr.index[expr.max(axis=1) > expr.min(axis=1)]
+    from .scoring import unusable_genes
+
+    unusable = unusable_genes(expr)
+    variable = [g for g in expr.index if g not in unusable]
     present = [g for g in sig.coefficients.index if g in variable]
     missing = [g for g in sig.coefficients.index if g not in variable]
     share = missing_share(sig.coefficients, missing)

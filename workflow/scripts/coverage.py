@@ -10,27 +10,18 @@ if __name__ != "__main__":
     raise ImportError("workflow/scripts/coverage.py is a Snakemake script, not a module")
 
 import _bootstrap  # noqa: F401  (puts the checkout's src/ on sys.path if needed)
-import numpy as np
 
 from ferroscope.checks import read_h5ad
 from ferroscope.genesets import AliasTable, coverage, read_gmt
 from ferroscope.io import write_tsv
 from ferroscope.logs import step_logging
+from ferroscope.scoring import unusable_genes
 
 with step_logging(snakemake.log[0], "coverage") as log:
     adata = read_h5ad(snakemake.input.h5ad)
     aliases = AliasTable.read(snakemake.input.aliases)
     sets = read_gmt(snakemake.input.gmt, aliases)
-    x = np.asarray(adata.X, dtype=np.float64)
-    finite = np.isfinite(x)
-    hi = np.where(finite, x, -np.inf).max(axis=0)
-    lo = np.where(finite, x, np.inf).min(axis=0)
-    unusable = {}
-    for g, n_fin, h, lo_ in zip(adata.var_names, finite.sum(axis=0), hi, lo, strict=True):
-        if n_fin == 0:
-            unusable[str(g)] = "no finite value"
-        elif n_fin < 2 or h == lo_:
-            unusable[str(g)] = "constant across samples"
+    unusable = unusable_genes(adata.to_df().T)
     notes = json.loads(adata.uns["prepare"]) if "prepare" in adata.uns else {}
     max_fraction = notes.get("missing_max_fraction", 0.2)
     for g, frac in notes.get("missing_genes_dropped", {}).items():

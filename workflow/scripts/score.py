@@ -10,7 +10,7 @@ from ferroscope.checks import read_h5ad
 from ferroscope.genesets import AliasTable, read_gmt, resolve_sets
 from ferroscope.io import atomic_open, write_tsv
 from ferroscope.logs import step_logging
-from ferroscope.scoring import check_matrix, run_record, score_sets
+from ferroscope.scoring import check_matrix, run_record, score_sets, unusable_genes
 
 with step_logging(snakemake.log[0], "score") as log:
     cohort, method = snakemake.wildcards.cohort, snakemake.wildcards.method
@@ -21,9 +21,8 @@ with step_logging(snakemake.log[0], "score") as log:
     all_sets = read_gmt(snakemake.input.gmt, aliases)
     expr = adata.to_df().T
     check_matrix(expr, snakemake.input.h5ad)
-    # Constant genes carry no information and are excluded (counted as missing in coverage);
-    # max/min skip missing cells, so genes with no measured value go too.
-    expr = expr.loc[expr.max(axis=1) > expr.min(axis=1)]
+    # constant and unmeasured genes carry no information (counted as missing in coverage)
+    expr = expr.drop(index=list(unusable_genes(expr)))
     # members -> matrix rows, resolved over all sets exactly as the coverage step does
     sets = [s for s in resolve_sets(all_sets, expr.index, aliases) if s.name in scored]
     params = dict(snakemake.params.options)

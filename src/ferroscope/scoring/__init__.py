@@ -51,10 +51,27 @@ METHODS: dict[str, Method] = {
 }
 
 
-def constant_genes(expr: pd.DataFrame) -> list[str]:
-    """Genes with zero variance across samples (they carry no information for any method)."""
-    values = expr.to_numpy()
-    return list(expr.index[np.nanmax(values, axis=1) == np.nanmin(values, axis=1)])
+def unusable_genes(expr: pd.DataFrame) -> dict[str, str]:
+    """Genes no method can use, with the reason: the one definition of a "constant gene".
+
+    A gene with no finite value in the cohort ("no finite value"), or with the same value in every
+    sample where it is measured, including a gene measured in one sample only ("constant across
+    samples"), carries no information for any method. The coverage step counts these genes as
+    missing, the score and signature steps leave them out. (GSVA's own filter,
+    :func:`ferroscope.scoring.gsva.drop_constant`, is part of that method's R arithmetic.)
+    """
+    x = expr.to_numpy(dtype=np.float64)
+    finite = np.isfinite(x)
+    n_finite = finite.sum(axis=1)
+    hi = np.where(finite, x, -np.inf).max(axis=1, initial=-np.inf)
+    lo = np.where(finite, x, np.inf).min(axis=1, initial=np.inf)
+    out: dict[str, str] = {}
+    for g, n, h, low in zip(expr.index, n_finite, hi, lo, strict=True):
+        if n == 0:
+            out[str(g)] = "no finite value"
+        elif n < 2 or h == low:
+            out[str(g)] = "constant across samples"
+    return out
 
 
 def check_matrix(expr: pd.DataFrame, source: str) -> None:
