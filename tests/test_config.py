@@ -33,36 +33,42 @@ def test_default_config_is_valid_and_gets_defaults(cfg):
     assert out["scoring"]["primary"] == "mean_z"
 
 
+@pytest.mark.bad_input
 def test_unknown_key_is_named(cfg):
     cfg["scoring"]["mehtods"] = ["ssgsea"]
     with pytest.raises(FerroscopeError, match=r"scoring\.mehtods'.*unknown key 'mehtods'"):
         check(cfg)
 
 
+@pytest.mark.bad_input
 def test_unknown_top_level_key_is_named(cfg):
     cfg["survivl"] = {}
     with pytest.raises(FerroscopeError, match="unknown key 'survivl'"):
         check(cfg)
 
 
+@pytest.mark.bad_input
 def test_cohort_id_with_slash_is_refused(cfg):
     cfg["cohorts"]["GSE14520/GPL571"] = copy.deepcopy(cfg["cohorts"]["demo"])
     with pytest.raises(FerroscopeError, match="cohort id 'GSE14520/GPL571' is not allowed"):
         check(cfg)
 
 
+@pytest.mark.bad_input
 def test_missing_geneset_file_is_named(cfg):
     cfg["genesets"]["gmt"] = "resources/genesets/missing.gmt"
     with pytest.raises(FerroscopeError, match=r"genesets\.gmt.*missing\.gmt"):
         check(cfg)
 
 
+@pytest.mark.bad_input
 def test_unknown_method_is_named(cfg):
     cfg["scoring"]["methods"] = ["ssgsea", "magic"]
     with pytest.raises(FerroscopeError, match=r"scoring\.methods.*magic"):
         check(cfg)
 
 
+@pytest.mark.bad_input
 def test_local_cohort_needs_existing_files(cfg):
     cfg["cohorts"]["mine"] = {"source": "local", "expression": "nope.tsv",
                               "clinical_table": "nope.tsv", "clinical": {"sample_id": "s"}}
@@ -70,12 +76,14 @@ def test_local_cohort_needs_existing_files(cfg):
         check(cfg)
 
 
+@pytest.mark.bad_input
 def test_bad_enum_is_named(cfg):
     cfg["cohorts"]["demo"]["clinical"]["os_time"]["unit"] = "fortnights"
     with pytest.raises(FerroscopeError, match=r"cohorts\.demo\.clinical\.os_time\.unit"):
         check(cfg)
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize("edit,needle", [
     (lambda c: c["report"].update(colour="red"), "unknown key 'colour'"),
     (lambda c: c["cohorts"].update({"a/b": c["cohorts"]["demo"]}), "cohort id 'a/b'"),
@@ -91,6 +99,7 @@ def test_snakemake_fails_before_any_job(tmp_path, cfg, edit, needle):
     assert "Job stats" not in out and not (wd / "results").exists()
 
 
+@pytest.mark.bad_input
 def test_resource_override_for_unknown_rule_is_named(cfg):
     cfg["resources"] = {"scroe": {"mem_mb": 1000}}
     with pytest.raises(FerroscopeError, match=r"resources"):
@@ -145,7 +154,21 @@ def test_public_cohorts_dry_run_lists_downloads_from_the_public_hosts(tmp_path):
     assert "demo_cohort" not in out  # the cohort set replaced the demo cohorts
 
 
+@pytest.mark.bad_input
 def test_missing_cohorts_file_is_named(cfg):
     cfg["cohorts_file"] = "config/nope.yaml"
     with pytest.raises(FerroscopeError, match=r"cohorts_file.*'config/nope.yaml' does not exist"):
         check(cfg)
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize("cid,needle", [
+    (2019, "read by YAML as a int"), (True, "read by YAML as a bool"),
+    ("report.html", "name of a workflow output"), ("figures", "name of a workflow output"),
+    ("Statistics.tsv", "name of a workflow output"),
+])
+def test_cohort_id_that_is_a_number_or_an_output_name_is_refused(cfg, cid, needle):
+    cfg["cohorts"] = {cid: cfg["cohorts"]["demo"]}
+    with pytest.raises(FerroscopeError, match=needle) as err:
+        validate_config(cfg, schema_dir=SCHEMAS, base_dir=REPO)
+    assert f"cohorts.{cid}" in str(err.value) and "Fix:" in str(err.value)

@@ -86,6 +86,30 @@ def _fill_defaults(instance: Any, schema: Mapping[str, Any], registry: Registry)
                 _fill_defaults(value, extra, registry)
 
 
+#: names under results/ that are not cohorts: a cohort with one of these ids would write its
+#: folder over a workflow output (results/<cohort>/...)
+RESERVED_COHORT_IDS = ("report.html", "statistics.tsv", "figures", "models", "signatures")
+
+
+def _check_cohort_ids(cohorts: Any, config_file: str) -> None:
+    """Cohort ids are text (YAML reads an unquoted 2019 as a number) and not an output's name."""
+    if not isinstance(cohorts, Mapping):
+        return
+    for cid in cohorts:
+        if not isinstance(cid, str):
+            raise FerroscopeError(
+                f"cohort id {cid!r} is read by YAML as a {type(cid).__name__}, not as text "
+                "(an unquoted number or yes/no).", file=config_file, field=f"cohorts.{cid}",
+                fix=f"quote the id (cohorts: {{'{cid}': ...}}) or start it with a letter, e.g. "
+                    f"cohort_{cid}.")
+        if cid.lower() in RESERVED_COHORT_IDS:
+            raise FerroscopeError(
+                f"cohort id '{cid}' is the name of a workflow output (results/{cid}), so the "
+                "cohort's folder would collide with it.", file=config_file,
+                field=f"cohorts.{cid}",
+                fix=f"rename the cohort (not one of: {', '.join(RESERVED_COHORT_IDS)}).")
+
+
 def check_mirrors(mirrors: Mapping[str, str], config_file: str = CONFIG_FILE) -> None:
     """Each ``mirrors.<key>`` is an absolute http(s) URL with a host, or a file:// URL."""
     from urllib.parse import urlsplit
@@ -134,6 +158,7 @@ def validate_config(config: Mapping[str, Any], *, schema_dir: str | Path,
                                   field="cohorts", fix="see config/public_cohorts.yaml.")
         cfg["cohorts"] = loaded["cohorts"]
         config_file = f"{config_file} + {cfg['cohorts_file']}"
+    _check_cohort_ids(cfg.get("cohorts"), config_file)
     validator = jsonschema.Draft202012Validator(schema, registry=registry)
     errors = sorted(validator.iter_errors(cfg), key=lambda e: (len(e.absolute_path), e.path))
     if errors:
