@@ -30,8 +30,8 @@ from scipy.stats import norm
 from .genesets import GeneSet
 from .io import atomic_path, write_tsv
 
-#: Bump when the generator's output changes, so existing demo cohorts are regenerated.
-GENERATOR_VERSION = 3
+# When the generator's output changes, bump GENERATOR_VERSION in ferroscope.sources.demo (the
+# demo source's version), so existing demo cohorts are regenerated.
 PLANTED_OS_HR = 1.6
 PLANTED_AUC = 0.75
 RESPONSE_SHIFT = float(np.sqrt(2) * norm.ppf(PLANTED_AUC))

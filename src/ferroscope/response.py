@@ -137,6 +137,23 @@ def interaction_test(response: pd.Series, score: pd.Series, arm: pd.Series, *, t
     res.or_treated = float(np.exp(params["z"] + params["z_treated"]))
 
 
+def treated_subset(clinical: pd.DataFrame, arm: str, *, labelled: bool = True) -> pd.DataFrame:
+    """The patients of a cohort's response analysis: those of the treated ``arm``.
+
+    ``arm`` is the cohort's ``clinical.response.arm`` ("" = every patient), compared exactly
+    with the ``arm`` column the prepare step wrote (arms as config names them). ``labelled``
+    keeps only patients with a response label (1 responder, 0 non-responder).
+    """
+    out = clinical
+    if arm:
+        arms = (clinical["arm"].fillna("").astype(str) if "arm" in clinical
+                else pd.Series("", index=clinical.index))
+        out = out[arms == arm]
+    if labelled:
+        out = out[out["response"].notna()]
+    return out
+
+
 def roc_points(response: pd.Series, score: pd.Series) -> pd.DataFrame:
     """ROC curve (false- and true-positive rates) for calling responders by a high score."""
     from sklearn.metrics import roc_curve

@@ -41,5 +41,6 @@ rule report:
     params:
         # job resources are not science: changing them must not rebuild the report
         config={k: v for k, v in config.items() if k != "resources"},
+        response_arms={c: response_arm(c) for c in COHORTS},
     script:
         "../scripts/report.py"

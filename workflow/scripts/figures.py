@@ -16,6 +16,9 @@ with step_logging(snakemake.log[0], f"figure {snakemake.rule}"):
         stats = pd.read_csv(snakemake.input.stats, sep="\t")
         clin = pd.read_csv(snakemake.input.clinical, sep="\t", index_col="sample_id")
         scores = pd.read_csv(snakemake.input.scores, sep="\t", index_col="sample_id")
-        draw = figures.km_panels if snakemake.wildcards.kind == "km" else figures.roc_panels
-        draw(clin, scores, stats, snakemake.wildcards.cohort, snakemake.params.method,
-             out.png, out.svg)
+        args = (clin, scores, stats, snakemake.wildcards.cohort, snakemake.params.method,
+                out.png, out.svg)
+        if snakemake.wildcards.kind == "km":
+            figures.km_panels(*args)
+        else:
+            figures.roc_panels(*args, arm=snakemake.params.response_arm)
