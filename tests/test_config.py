@@ -149,3 +149,62 @@ def test_missing_cohorts_file_is_named(cfg):
     cfg["cohorts_file"] = "config/nope.yaml"
     with pytest.raises(FerroscopeError, match=r"cohorts_file.*'config/nope.yaml' does not exist"):
         check(cfg)
+
+
+def geo_cohort(cfg, **changes):
+    entry = {"source": "geo", "accession": "GSE14520", "platform": "GPL571",
+             "probe_table": {"file": "GPL571.annot.gz", "probe_column": "ID",
+                             "symbol_column": "Gene symbol"},
+             "clinical": copy.deepcopy(cfg["cohorts"]["demo"]["clinical"])}
+    entry.update(changes)
+    cfg["cohorts"]["geo1"] = {k: v for k, v in entry.items() if v is not None}
+    return cfg
+
+
+def test_geo_cohort_gets_its_source_defaults(cfg):
+    out = check(geo_cohort(cfg))["cohorts"]["geo1"]
+    assert out["multi_platform"] is False and out["expression_scale"] == "auto"
+    assert "demo" not in out
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize("changes,field,needle,fix", [
+    ({"accession": None}, "cohorts.geo1.accession", "a geo cohort needs this key",
+     "workflow/schemas/sources/geo.schema.yaml"),
+    ({"probe_table": None}, "cohorts.geo1.probe_table",
+     "a GEO cohort needs this key (its expression rows are probes)", "public_cohorts.yaml"),
+    ({"acession": "GSE1"}, "cohorts.geo1.acession", "unknown key 'acession' for a geo cohort",
+     "use one of: accession, clinical, clinical_supplement"),
+    ({"accession": None, "acession": "GSE1"}, "cohorts.geo1.acession",
+     "unknown key 'acession' for a geo cohort", "accession"),
+    ({"demo": {"seed": 1}}, "cohorts.geo1.demo", "unknown key 'demo' for a geo cohort",
+     "remove it"),
+    ({"source": "arrayexpress"}, "cohorts.geo1.source", "'arrayexpress' is not one of "
+     "['demo', 'geo', 'local', 'tcga']", "use one of the listed values"),
+])
+def test_source_keys_are_named(cfg, changes, field, needle, fix):
+    """Each source's keys come from its schema fragment; a missing or unknown one is named
+    with the cohort's source (an unknown source lists the registered ones)."""
+    with pytest.raises(FerroscopeError) as err:
+        check(geo_cohort(cfg, **changes))
+    text = str(err.value)
+    assert f"field '{field}'" in text and needle in text, text
+    assert "Fix:" in text and fix in text.split("Fix:", 1)[1], text
+
+
+@pytest.mark.bad_input
+def test_key_of_another_source_is_unknown(cfg):
+    cfg["cohorts"]["demo"]["expression"] = "data/x.tsv"  # a local key on a demo cohort
+    with pytest.raises(FerroscopeError, match=r"cohorts\.demo\.expression'.*unknown key "
+                                              r"'expression' for a demo cohort"):
+        check(cfg)
+
+
+@pytest.mark.bad_input
+def test_tcga_cohort_needs_its_project(cfg):
+    cfg["cohorts"]["t"] = {"source": "tcga", "cancer_type": "LIHC",
+                           "expression_file": "TCGA-LIHC.star_tpm.tsv.gz",
+                           "clinical": cfg["cohorts"]["demo"]["clinical"]}
+    with pytest.raises(FerroscopeError, match=r"cohorts\.t\.project'.*a tcga cohort needs this "
+                                              r"key.*sources/tcga\.schema\.yaml"):
+        check(cfg)
