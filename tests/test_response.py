@@ -23,6 +23,11 @@ def test_treated_arm_with_labels():
         "p0", "p2", "p4"]
 
 
+def test_categorical_arms_as_read_from_an_h5ad():
+    clin = clinical().assign(arm=lambda d: d["arm"].astype("category"))
+    assert list(treated_subset(clin, "sorafenib").index) == ["p0", "p4"]
+
+
 def test_no_arm_means_every_labelled_patient():
     assert list(treated_subset(clinical(), "").index) == ["p0", "p1", "p3", "p4", "p5"]
     assert len(treated_subset(clinical().drop(columns="arm"), "")) == 5

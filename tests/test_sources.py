@@ -153,6 +153,14 @@ def test_demo_source_writes_the_generator_files_byte_for_byte(tmp_path):
     assert np.isfinite(read_expression(tmp_path / "e.tsv.gz", what="demo").to_numpy()).all()
 
 
+def test_assembly_param_leaves_out_what_only_prepare_reads():
+    """Editing a clinical mapping re-runs prepare, not the (possibly long) assembly."""
+    cohort = {"source": "geo", "accession": "GSE1", "platform": "GPL1", "description": "d",
+              "expression_scale": "auto", "clinical": {"sample_id": "geo_accession"}}
+    assert sources.assembly_config(cohort) == {"source": "geo", "accession": "GSE1",
+                                               "platform": "GPL1"}
+
+
 def test_local_source_is_read_in_place():
     local = sources.get("local")
     assert local.raw_inputs({"expression": "data/x.tsv.gz", "clinical_table": "data/c.tsv"}) \

@@ -153,7 +153,9 @@ def validate_config(config: Mapping[str, Any], *, schema_dir: str | Path,
     """Validate ``config`` and return a copy with defaults filled in.
 
     Beyond the schema: gene-set and alias files exist; scoring methods are registered; the
-    primary method is among the chosen ones; local cohorts name files that exist.
+    primary method is among the chosen ones; each cohort passes its source's ``validate`` hook
+    (:mod:`ferroscope.sources`: a local cohort's files exist, a GEO cohort has a platform
+    table unless its rows are symbols, ...).
     """
     from .scoring import METHODS
 

@@ -146,9 +146,10 @@ def treated_subset(clinical: pd.DataFrame, arm: str, *, labelled: bool = True) -
     """
     out = clinical
     if arm:
-        arms = (clinical["arm"].fillna("").astype(str) if "arm" in clinical
-                else pd.Series("", index=clinical.index))
-        out = out[arms == arm]
+        # (object from a TSV, categorical from an .h5ad's obs; missing arms are no arm)
+        arms = (clinical["arm"].astype("string").fillna("") if "arm" in clinical
+                else pd.Series("", index=clinical.index, dtype="string"))
+        out = out[(arms == arm).to_numpy(dtype=bool)]
     if labelled:
         out = out[out["response"].notna()]
     return out

@@ -42,7 +42,7 @@ rule cohort_source:
             "cohort_source", "runtime", source_of(wc.cohort).runtime_min
         ),
     params:
-        cohort=cohort_cfg,
+        cohort=lambda wc: sources.assembly_config(cohort_cfg(wc)),
         # a new version of the source's assembly re-assembles the cohort
         version=lambda wc: source_of(wc.cohort).version,
     script:

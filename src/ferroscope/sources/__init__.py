@@ -149,6 +149,16 @@ def names() -> list[str]:
     return sorted(REGISTRY)
 
 
+#: cohort keys read after the assembly (prepare step, report), never by a source's assembly
+AFTER_ASSEMBLY = ("clinical", "expression_scale", "description", "evidence")
+
+
+def assembly_config(cohort: Cohort) -> dict[str, Any]:
+    """The part of a cohort's config its assembly reads: the ``cohort_source`` rule's param,
+    so that editing a clinical mapping re-runs the prepare step but not the assembly."""
+    return {k: v for k, v in cohort.items() if k not in AFTER_ASSEMBLY}
+
+
 def assemble(cohort: Cohort, inputs: Mapping[str, str], log: logging.Logger) -> Assembled:
     """Assemble a cohort through its source and check the result is a usable pair."""
     source = get(cohort["source"])

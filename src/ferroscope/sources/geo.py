@@ -82,6 +82,7 @@ def _cells(line: str) -> list[str]:
 def read_series_matrix(path: str | Path) -> SeriesMatrix:
     """Parse a GEO series matrix (gzipped or not)."""
     import pandas as pd
+
     path = Path(path)
     opener = gzip.open if path.name.endswith(".gz") else open
     header: dict[str, list[list[str]]] = {}
@@ -151,6 +152,7 @@ def read_platform_table(path: str | Path, probe_column: str, symbol_column: str)
     ``!`` or ``^``. The file is streamed, so a large SOFT file is read up to the table end.
     """
     import pandas as pd
+
     path = Path(path)
     opener = gzip.open if path.name.endswith(".gz") else open
     lines: list[str] = []
@@ -187,6 +189,7 @@ def read_platform_table(path: str | Path, probe_column: str, symbol_column: str)
 def map_probes(expr: pd.DataFrame, symbols: pd.Series) -> tuple[pd.DataFrame, dict[str, int]]:
     """Rename probes to symbols; drop probes with no symbol or several ('///')."""
     import pandas as pd
+
     sym = symbols.reindex(expr.index).fillna("").astype(str).str.strip()
     multi = sym.str.contains("///", regex=False)
     empty = (sym == "") | (sym == "---")
@@ -276,6 +279,7 @@ def read_expression_supplement(path: str | Path, samples: pd.DataFrame, *, sampl
     """
     import numpy as np
     import pandas as pd
+
     path = Path(path)
     if sample_key == "geo_accession":
         names = pd.Series(samples.index, index=samples.index)

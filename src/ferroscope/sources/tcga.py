@@ -46,6 +46,7 @@ def xena_url(base: str, file: str) -> str:
 def read_cdr(path: str | Path, cancer_type: str = "LIHC") -> pd.DataFrame:
     """TCGA-CDR Table S1 (xlsx, sheet TCGA-CDR; or a TSV export) restricted to one type."""
     import pandas as pd
+
     path = Path(path)
     if path.suffix == ".xlsx":
         try:
@@ -114,6 +115,7 @@ def read_gdc_clinical(path: str | Path) -> pd.DataFrame:
     are joined (``;``). The stage is also reduced to I-IV (``gdc_stage_group``).
     """
     import pandas as pd
+
     table = pd.read_csv(path, sep="\t", na_values=_MISSING, keep_default_na=True,
                         low_memory=False)
     table.columns = [_gdc_name(str(c)) for c in table.columns]
@@ -170,6 +172,7 @@ def xena_expression(matrix: pd.DataFrame, probemap: pd.DataFrame,
                     source: str) -> pd.DataFrame:
     """Xena genes x samples (Ensembl rows) -> symbols x patients, primary tumours only."""
     import pandas as pd
+
     ids = strip_ensembl_version(matrix.index)
     pm = probemap.copy()
     pm.index = strip_ensembl_version(pm.iloc[:, 0].astype(str))
