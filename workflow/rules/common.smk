@@ -101,8 +101,13 @@ def assembly_inputs(wildcards):
     """Named inputs of the cohort_source rule: the source's downloads and other inputs."""
     c, folder = wildcards.cohort, f"resources/cohorts/{wildcards.cohort}/download"
     out = {role: f"{folder}/{name}" for role, (name, _) in download_files(c).items()}
-    out.update(source_of(c).inputs(config["cohorts"][c], config))
-    return out
+    other = source_of(c).inputs(config["cohorts"][c], config)
+    if set(other) & set(out):
+        raise WorkflowError(
+            f"ferroscope: source '{source_of(c).name}' names input role(s) "
+            f"{sorted(set(other) & set(out))} both as a download and as an input."
+        )
+    return {**out, **other}
 
 
 def cohort_cfg(wildcards):
