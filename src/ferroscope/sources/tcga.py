@@ -33,9 +33,9 @@ from . import Assembled, Cohort, Downloads, Source
 if TYPE_CHECKING:  # pandas is imported where used: the registry is read at parse time
     import pandas as pd
 
+#: file name of the TCGA-CDR download (its GDC file id is config `cdr_file_id`, default in
+#: workflow/schemas/sources/tcga.schema.yaml)
 CDR_FILE = "TCGA-CDR-SupplementalTableS1.xlsx"
-#: GDC file id of TCGA-CDR-SupplementalTableS1.xlsx (PanCanAtlas publication page)
-CDR_FILE_ID = "1b5f413e-a8d1-4d10-92eb-7c4ae739ed81"
 BARCODE = re.compile(r"^(TCGA-[A-Z0-9]{2}-[A-Z0-9]{4})-(\d{2})([A-Z]?)")
 
 
