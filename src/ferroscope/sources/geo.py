@@ -20,6 +20,9 @@ config names the platform. Harmonisation, in order:
    prepare notes of every cohort).
 3. **Clinical**: columns from the sample table, optionally joined with a supplementary table on
    the GSM accession (``clinical_supplement.id_column``).
+
+Registered as the ``geo`` cohort source (:data:`SOURCE`: :func:`downloads`, :func:`assemble`,
+:func:`validate`); its config keys are in workflow/schemas/sources/geo.schema.yaml.
 """
 
 from __future__ import annotations

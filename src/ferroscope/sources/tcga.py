@@ -17,6 +17,9 @@ ids mapped to symbols through the probemap; primary tumours are the samples whos
 sample type is ``01`` (``TCGA-XX-XXXX-01A``); a patient with several tumour aliquots keeps the
 first in barcode order (vial A before B); the join with CDR is on the 12-character patient
 barcode.
+
+Registered as the ``tcga`` cohort source (:data:`SOURCE`: :func:`downloads`, :func:`assemble`);
+its config keys are in workflow/schemas/sources/tcga.schema.yaml.
 """
 
 from __future__ import annotations
