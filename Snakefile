@@ -1,9 +1,9 @@
 # ferroscope: ferroptosis-defence and drug-resistance scores versus outcome in HCC cohorts.
 #
 # Stages (one file each under workflow/rules):
-#   fetch.smk     downloads of public cohorts (GEO, TCGA) and their assembly into expression +
-#                 clinical tables
-#   prepare.smk   demo cohort generation; raw expression + clinical -> results/{cohort}/prepared.h5ad
+#   fetch.smk     downloads (fetch) and cohort_source: any source of ferroscope.sources (demo,
+#                 GEO, TCGA) assembled into raw expression + clinical (local files are read in place)
+#   prepare.smk   raw expression + clinical -> results/{cohort}/prepared.h5ad
 #   score.smk     gene coverage and scores per cohort x method
 #   survival.smk  Cox HR per SD, KM median split per cohort x method
 #   response.smk  AUC / Mann-Whitney per cohort x method

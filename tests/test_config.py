@@ -151,7 +151,7 @@ def test_public_cohorts_dry_run_lists_downloads_from_the_public_hosts(tmp_path):
     assert {f"resources/cohorts/{e}" for e in expected} <= fetched
     # GSE140901's rows are symbols: no platform table (GPL19965.annot.gz does not exist)
     assert not [f for f in fetched if "GPL19965" in f or "GPL13938.annot" in f]
-    assert "demo_cohort" not in out  # the cohort set replaced the demo cohorts
+    assert not re.search(r"cohort=demo\b", out)  # the cohort set replaced the demo cohorts
 
 
 @pytest.mark.bad_input
@@ -172,3 +172,62 @@ def test_cohort_id_that_is_a_number_or_an_output_name_is_refused(cfg, cid, needl
     with pytest.raises(FerroscopeError, match=needle) as err:
         validate_config(cfg, schema_dir=SCHEMAS, base_dir=REPO)
     assert f"cohorts.{cid}" in str(err.value) and "Fix:" in str(err.value)
+
+
+def geo_cohort(cfg, **changes):
+    entry = {"source": "geo", "accession": "GSE14520", "platform": "GPL571",
+             "probe_table": {"file": "GPL571.annot.gz", "probe_column": "ID",
+                             "symbol_column": "Gene symbol"},
+             "clinical": copy.deepcopy(cfg["cohorts"]["demo"]["clinical"])}
+    entry.update(changes)
+    cfg["cohorts"]["geo1"] = {k: v for k, v in entry.items() if v is not None}
+    return cfg
+
+
+def test_geo_cohort_gets_its_source_defaults(cfg):
+    out = check(geo_cohort(cfg))["cohorts"]["geo1"]
+    assert out["multi_platform"] is False and out["expression_scale"] == "auto"
+    assert "demo" not in out
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize("changes,field,needle,fix", [
+    ({"accession": None}, "cohorts.geo1.accession", "a geo cohort needs this key",
+     "workflow/schemas/sources/geo.schema.yaml"),
+    ({"probe_table": None}, "cohorts.geo1.probe_table",
+     "a GEO cohort needs this key (its expression rows are probes)", "public_cohorts.yaml"),
+    ({"acession": "GSE1"}, "cohorts.geo1.acession", "unknown key 'acession' for a geo cohort",
+     "use one of: accession, clinical, clinical_supplement"),
+    ({"accession": None, "acession": "GSE1"}, "cohorts.geo1.acession",
+     "unknown key 'acession' for a geo cohort", "accession"),
+    ({"demo": {"seed": 1}}, "cohorts.geo1.demo", "unknown key 'demo' for a geo cohort",
+     "remove it"),
+    ({"source": "arrayexpress"}, "cohorts.geo1.source", "'arrayexpress' is not one of "
+     "['demo', 'geo', 'local', 'tcga']", "use one of the listed values"),
+])
+def test_source_keys_are_named(cfg, changes, field, needle, fix):
+    """Each source's keys come from its schema fragment; a missing or unknown one is named
+    with the cohort's source (an unknown source lists the registered ones)."""
+    with pytest.raises(FerroscopeError) as err:
+        check(geo_cohort(cfg, **changes))
+    text = str(err.value)
+    assert f"field '{field}'" in text and needle in text, text
+    assert "Fix:" in text and fix in text.split("Fix:", 1)[1], text
+
+
+@pytest.mark.bad_input
+def test_key_of_another_source_is_unknown(cfg):
+    cfg["cohorts"]["demo"]["expression"] = "data/x.tsv"  # a local key on a demo cohort
+    with pytest.raises(FerroscopeError, match=r"cohorts\.demo\.expression'.*unknown key "
+                                              r"'expression' for a demo cohort"):
+        check(cfg)
+
+
+@pytest.mark.bad_input
+def test_tcga_cohort_needs_its_project(cfg):
+    cfg["cohorts"]["t"] = {"source": "tcga", "cancer_type": "LIHC",
+                           "expression_file": "TCGA-LIHC.star_tpm.tsv.gz",
+                           "clinical": cfg["cohorts"]["demo"]["clinical"]}
+    with pytest.raises(FerroscopeError, match=r"cohorts\.t\.project'.*a tcga cohort needs this "
+                                              r"key.*sources/tcga\.schema\.yaml"):
+        check(cfg)

@@ -45,7 +45,9 @@ def hub(tmp_path):
     pd.DataFrame({"id": ens, "gene": genes, "chrom": "chr1", "chromStart": 1, "chromEnd": 2,
                   "strand": "+"}).to_csv(root / "xena" / "gencode.v36.annotation.gtf.gene.probemap",
                                          sep="\t", index=False)
-    shutil.copy(cdr_src, root / "gdc" / tcga.CDR_FILE_ID)
+    fragment = yaml.safe_load((REPO / "workflow" / "schemas" / "sources" / "tcga.schema.yaml")
+                              .read_text())
+    shutil.copy(cdr_src, root / "gdc" / fragment["properties"]["cdr_file_id"]["default"])
     # the real GDC clinical export (one row per case x diagnosis x treatment)
     shutil.copy(shared_path("cohorts", "TCGA-LIHC", "clinical.tsv.gz"),
                 root / "xena" / "TCGA-LIHC.clinical.tsv.gz")

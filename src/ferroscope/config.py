@@ -15,6 +15,7 @@ import jsonschema
 import yaml
 from referencing import Registry, Resource
 
+from . import sources
 from .constants import ENDPOINTS
 from .constants import METHOD_NAMES as METHODS
 from .errors import FerroscopeError
@@ -23,32 +24,85 @@ CONFIG_FILE = "config/config.yaml"
 
 
 def _load_schemas(schema_dir: Path) -> tuple[dict[str, Any], Registry]:
+    """The config schema and a registry of every schema, with the cohort sources composed.
+
+    Each ``sources/NAME.schema.yaml`` holds the keys of one cohort source; the cohort schema
+    gets ``source: {enum: [NAME, ...]}`` and one ``if source == NAME then $ref`` per fragment,
+    so that adding a source needs no edit here or in cohort.schema.yaml. Fragments and the
+    registered sources (:mod:`ferroscope.sources`) must name the same sources.
+    """
     resources = []
     main: dict[str, Any] | None = None
-    for path in sorted(schema_dir.glob("*.schema.yaml")):
+    cohort: dict[str, Any] | None = None
+    fragments = sorted((schema_dir / "sources").glob("*.schema.yaml"))
+    for path in sorted(schema_dir.glob("*.schema.yaml")) + fragments:
         schema = yaml.safe_load(path.read_text())
-        resources.append((path.name, Resource.from_contents(schema)))
-        resources.append((schema["$id"], Resource.from_contents(schema)))
+        if path.name == "cohort.schema.yaml":
+            cohort = schema
+        resources.append((path.relative_to(schema_dir).as_posix(), schema))
+        resources.append((schema["$id"], schema))
         if path.name == "config.schema.yaml":
             main = schema
-    if main is None:
-        raise FerroscopeError("config.schema.yaml not found.", file=str(schema_dir))
-    return main, Registry().with_resources(resources)
+    if main is None or cohort is None:
+        raise FerroscopeError("config.schema.yaml or cohort.schema.yaml not found.",
+                              file=str(schema_dir))
+    names = [p.name.removesuffix(".schema.yaml") for p in fragments]
+    if names != sources.names():
+        raise FerroscopeError(
+            f"the cohort sources with a schema ({names}) are not the registered ones "
+            f"({sources.names()}).", file=str(schema_dir / "sources"),
+            fix="give every module of ferroscope/sources/ a workflow/schemas/sources/"
+                "NAME.schema.yaml and every fragment a module.")
+    cohort["properties"]["source"]["enum"] = names
+    cohort["allOf"] = [{"if": {"properties": {"source": {"const": n}}, "required": ["source"]},
+                        "then": {"$ref": f"sources/{n}.schema.yaml"}} for n in names]
+    return main, Registry().with_resources(
+        (uri, Resource.from_contents(schema)) for uri, schema in resources)
+
+
+def _source_schema(instance: Any, schema: Mapping[str, Any],
+                   registry: Registry) -> Mapping[str, Any]:
+    """The fragment of the cohort source ``instance`` names, if ``schema`` composes sources."""
+    for entry in schema.get("allOf", []):
+        if "if" in entry and jsonschema.Draft202012Validator(entry["if"]).is_valid(instance):
+            return registry.contents(entry["then"]["$ref"])
+    return {}
 
 
 def _key_path(path: Any) -> str:
     return ".".join(str(p) for p in path) or "(top level)"
 
 
-def _format_error(err: jsonschema.ValidationError, config_file: str) -> FerroscopeError:
+def _allowed_keys(err: jsonschema.ValidationError, registry: Registry) -> list[str]:
+    """Keys allowed where ``err`` happened: the schema's and, for a cohort, its source's."""
+    keys = set(err.schema.get("properties") or {})
+    if err.validator == "unevaluatedProperties":
+        keys |= set(_source_schema(err.instance, err.schema, registry).get("properties") or {})
+    return sorted(keys)
+
+
+def _unknown_keys(err: jsonschema.ValidationError, registry: Registry) -> list[str]:
+    """Keys of the instance not allowed there (none when a cohort's source is unknown: the
+    source's own error says more)."""
+    if not isinstance(err.instance, dict) or (
+            err.validator == "unevaluatedProperties"
+            and not _source_schema(err.instance, err.schema, registry)):
+        return []
+    return sorted(set(err.instance) - set(_allowed_keys(err, registry)))
+
+
+def _format_error(err: jsonschema.ValidationError, config_file: str,
+                  registry: Registry) -> FerroscopeError:
     where = _key_path(err.absolute_path)
-    if err.validator == "additionalProperties":
-        allowed = sorted((err.schema.get("properties") or {}).keys())
-        extra = sorted(set(err.instance) - set(allowed)) if isinstance(err.instance, dict) else []
+    if err.validator in ("additionalProperties", "unevaluatedProperties"):
+        allowed = _allowed_keys(err, registry)
+        extra = _unknown_keys(err, registry)
         key = extra[0] if extra else "?"
         full = f"{where}.{key}" if err.absolute_path else key
-        return FerroscopeError(f"unknown key '{key}'.", file=config_file, field=full,
-                               fix=f"remove it or use one of: {', '.join(allowed)}.")
+        source = err.instance.get("source") if err.validator == "unevaluatedProperties" else None
+        return FerroscopeError(
+            f"unknown key '{key}'" + (f" for a {source} cohort" if source else "") + ".",
+            file=config_file, field=full, fix=f"remove it or use one of: {', '.join(allowed)}.")
     if "propertyNames" in err.absolute_schema_path:
         return FerroscopeError(
             f"cohort id '{err.instance}' is not allowed: ids become folder names, so they may "
@@ -56,8 +110,13 @@ def _format_error(err: jsonschema.ValidationError, config_file: str) -> Ferrosco
             file=config_file, field=f"{where}.{err.instance}",
             fix="rename the cohort, e.g. GSE14520_GPL571.")
     if err.validator == "required":
-        return FerroscopeError(err.message + ".", file=config_file, field=where,
-                               fix="add the key (see workflow/schemas/*.schema.yaml).")
+        key = next((k for k in err.validator_value if k not in err.instance), "?")
+        source = err.instance.get("source") if "then" in err.absolute_schema_path else None
+        return FerroscopeError(
+            (f"a {source} cohort needs this key." if source else err.message + "."),
+            file=config_file, field=f"{where}.{key}" if err.absolute_path else key,
+            fix="add the key (see workflow/schemas/*.schema.yaml"
+                + (f" and workflow/schemas/sources/{source}.schema.yaml)." if source else ")."))
     if err.validator == "enum":
         return FerroscopeError(f"value {err.instance!r} is not one of {err.validator_value}.",
                                file=config_file, field=where, fix="use one of the listed values.")
@@ -84,6 +143,9 @@ def _fill_defaults(instance: Any, schema: Mapping[str, Any], registry: Registry)
         for key, value in instance.items():
             if key not in (schema.get("properties") or {}):
                 _fill_defaults(value, extra, registry)
+    fragment = _source_schema(instance, schema, registry)
+    if fragment:  # a cohort: the defaults of its source's keys
+        _fill_defaults(instance, fragment, registry)
 
 
 #: names under results/ that are not cohorts: a cohort with one of these ids would write its
@@ -142,7 +204,9 @@ def validate_config(config: Mapping[str, Any], *, schema_dir: str | Path,
     folder) is replaced by the shipped copy's absolute path.
 
     Beyond the schema: gene-set and alias files exist; scoring methods are registered; the
-    primary method is among the chosen ones; local cohorts name files that exist.
+    primary method is among the chosen ones; each cohort passes its source's ``validate`` hook
+    (:mod:`ferroscope.sources`: a local cohort's files exist, a GEO cohort has a platform
+    table unless its rows are symbols, ...).
     """
     schema, registry = _load_schemas(Path(schema_dir))
     cfg = copy.deepcopy(dict(config))
@@ -163,9 +227,13 @@ def validate_config(config: Mapping[str, Any], *, schema_dir: str | Path,
     errors = sorted(validator.iter_errors(cfg), key=lambda e: (len(e.absolute_path), e.path))
     if errors:
         # Unknown keys and bad ids are the most actionable; otherwise jsonschema's best match.
+        # (a cohort whose source keys fail also reports them as unevaluated: not unknown)
         first = next((e for e in errors if e.validator == "additionalProperties"
+                      or (e.validator == "unevaluatedProperties" and _unknown_keys(e, registry))
                       or "propertyNames" in e.absolute_schema_path), None)
-        raise _format_error(first or jsonschema.exceptions.best_match(errors), config_file)
+        rest = [e for e in errors if e.validator != "unevaluatedProperties"] or errors
+        raise _format_error(first or jsonschema.exceptions.best_match(rest), config_file,
+                            registry)
     _fill_defaults(cfg, schema, registry)
     check_mirrors(cfg.get("mirrors") or {}, config_file)
 
@@ -190,47 +258,12 @@ def validate_config(config: Mapping[str, Any], *, schema_dir: str | Path,
                 raise FerroscopeError(f"file '{cfg['genesets'][key]}' does not exist.",
                                       file=config_file, field=f"genesets.{key}",
                                       fix="correct the path (relative to the workflow folder).")
+    ctx = sources.CheckContext(config_file=config_file, base_dir=base, check_files=check_files)
     for cid, cohort in cfg["cohorts"].items():
-        if cohort["source"] == "local":
-            for key in ("expression", "clinical_table"):
-                if key not in cohort:
-                    raise FerroscopeError("a local cohort needs this key.", file=config_file,
-                                          field=f"cohorts.{cid}.{key}",
-                                          fix="give the path of the file.")
-                if check_files and not (base / cohort[key]).is_file():
-                    raise FerroscopeError(f"file '{cohort[key]}' does not exist.",
-                                          file=config_file, field=f"cohorts.{cid}.{key}",
-                                          fix="correct the path (relative to the workflow folder).")
-        if cohort["source"] == "tcga":
-            for key in ("project", "cancer_type", "expression_file"):
-                if not cohort.get(key):
-                    raise FerroscopeError("a TCGA cohort needs this key.", file=config_file,
-                                          field=f"cohorts.{cid}.{key}",
-                                          fix="see config/public_cohorts.yaml for an example.")
-        if cohort["source"] == "geo":
-            _check_geo(cid, cohort, config_file)
+        sources.get(cohort["source"]).validate(cid, cohort, ctx)
         _check_clinical(cid, cohort["clinical"], config_file)
     _check_endpoints(cfg, config_file)
     return cfg
-
-
-def _check_geo(cid: str, cohort: dict[str, Any], config_file: str) -> None:
-    """A GEO cohort names its series, platform and how rows become gene symbols."""
-    sup = cohort.get("expression_supplement")
-    needs_probes = sup is None or sup.get("rows", "symbols") == "probes"
-    for key in ("accession", "platform", *(["probe_table"] if needs_probes else [])):
-        if not cohort.get(key):
-            raise FerroscopeError(
-                "a GEO cohort needs this key" + (" (its expression rows are probes)."
-                                                 if key == "probe_table" else "."),
-                file=config_file, field=f"cohorts.{cid}.{key}",
-                fix="see README 'Public cohorts' and config/public_cohorts.yaml for examples.")
-    pt = cohort.get("probe_table")
-    if pt is not None and ("file" in pt) == ("url" in pt):
-        raise FerroscopeError("give exactly one of file and url.", file=config_file,
-                              field=f"cohorts.{cid}.probe_table",
-                              fix="file: a name under GEO's platform annot (or soft) folder, "
-                                  "or url: a full URL.")
 
 
 def _check_clinical(cid: str, clin: dict[str, Any], config_file: str) -> None:

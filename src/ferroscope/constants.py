@@ -3,7 +3,9 @@
 Snakemake validates the config (:func:`ferroscope.config.validate_config`) every time it parses
 the workflow, including on a no-op rerun; importing numpy, pandas, anndata or numba there would
 cost seconds. The modules that use these names at run time (``prepare``, ``scoring``, ``demo``)
-import them from here, and ``tests/test_constants.py`` checks both routes agree.
+import them from here (the demo generator's version is its source's:
+:data:`ferroscope.sources.demo.GENERATOR_VERSION`), and ``tests/test_constants.py`` checks
+both routes agree.
 """
 
 from __future__ import annotations
@@ -16,7 +18,3 @@ ENDPOINTS = ("os", "rfs", "dfs", "pfi", "dss")
 #: itself imports numba and scipy; config validation needs only the names).
 METHOD_NAMES = ("ssgsea", "gsva", "singscore", "zscore", "plage", "mean_z",
                 "scanpy_score_genes", "gseapy_ssgsea")
-
-#: Version of the demo cohort generator (:mod:`ferroscope.demo`): bump it when the generator's
-#: output changes, so existing demo cohorts are regenerated (a param of the demo_cohort rule).
-DEMO_GENERATOR_VERSION = 4

@@ -40,7 +40,8 @@ from scipy.stats import norm
 from .genesets import GeneSet
 from .io import atomic_path, write_tsv
 
-# Bump constants.DEMO_GENERATOR_VERSION when the output changes (existing cohorts regenerate).
+# When the generator's output changes, bump GENERATOR_VERSION in ferroscope.sources.demo (the
+# demo source's version), so existing demo cohorts are regenerated.
 PLANTED_OS_HR = 1.6
 PLANTED_AUC = 0.75
 RESPONSE_SHIFT = float(np.sqrt(2) * norm.ppf(PLANTED_AUC))

@@ -18,7 +18,7 @@ from matplotlib.ticker import NullFormatter
 
 from .io import atomic_path
 from .plotdata import auc_label, forest_rows, stat_row, stat_value
-from .response import roc_points
+from .response import roc_points, treated_subset
 from .survival import km_curves
 
 COLORS = {"high": "#c0392b", "low": "#2471a3"}
@@ -105,14 +105,10 @@ def km_panels(clinical: pd.DataFrame, scores: pd.DataFrame, stats: pd.DataFrame,
 
 
 def roc_panels(clinical: pd.DataFrame, scores: pd.DataFrame, stats: pd.DataFrame, cohort: str,
-               method: str, png: str | Path, svg: str | Path) -> None:
-    """ROC curves (responders called by a high score), one panel per scored set."""
-    clin = clinical.reindex(scores.index)
-    arm = str(clin["response_arm"].dropna().iloc[0]) if clin["response_arm"].notna().any() \
-        else ""
-    if arm and arm != "nan":
-        clin = clin[clin["arm"].astype(str) == arm]
-    clin = clin[clin["response"].notna()]
+               method: str, png: str | Path, svg: str | Path, *, arm: str = "") -> None:
+    """ROC curves (responders called by a high score), one panel per scored set, in the
+    treated ``arm`` of the response analysis ("" = every patient)."""
+    clin = treated_subset(clinical.reindex(scores.index), arm)
     fig, axes = _grid(scores.shape[1])
     for ax, set_name in zip(axes.flat, scores.columns, strict=False):
         ax.plot([0, 1], [0, 1], ls="--", color="#999")
@@ -123,7 +119,7 @@ def roc_panels(clinical: pd.DataFrame, scores: pd.DataFrame, stats: pd.DataFrame
         ax.set_title(f"{set_name}\n{label}", fontsize=8)
         ax.set_xlabel("1 - specificity", fontsize=8)
         ax.set_ylabel("sensitivity", fontsize=8)
-    fig.suptitle(f"{cohort}: response" + (f" (arm {arm})" if arm and arm != "nan" else ""),
+    fig.suptitle(f"{cohort}: response" + (f" (arm {arm})" if arm else ""),
                  fontsize=10)
     fig.tight_layout()
     _save(fig, png, svg)

@@ -536,7 +536,6 @@ def standardise_clinical(raw: pd.DataFrame, mapping: dict[str, Any], *, source: 
                            "evaluable, mapped to missing on purpose).")
         out["response"] = label.map({"responder": 1.0, "non-responder": 0.0}).astype(
             float).to_numpy()
-        out["response_arm"] = resp_cfg.get("arm", "")
         records.append({"mapping": "response", "column": str(resp_cfg["column"]),
                         "kept": counts["responder"] + counts["non-responder"],
                         "dropped": counts["excluded"] + counts["missing"],

@@ -24,7 +24,7 @@ from plotly.offline import get_plotlyjs
 
 from . import __version__
 from .plotdata import auc_label, forest_rows, stat_row, stat_value
-from .response import roc_points
+from .response import roc_points, treated_subset
 from .survival import at_risk_table, km_curves, median_followup
 
 COLORS = {"high": "#c0392b", "low": "#2471a3"}
@@ -45,6 +45,8 @@ class CohortData:
     provenance: dict[str, Any] = field(default_factory=dict)
     #: per clinical mapping (os_event, response, arm, ...): samples kept and dropped
     clinical_mapping: list[dict[str, Any]] = field(default_factory=list)
+    #: the treated arm of the response analysis (config clinical.response.arm; "" = all)
+    response_arm: str = ""
 
 
 def mapping_summary(records: list[dict[str, Any]]) -> list[str]:
@@ -118,15 +120,8 @@ def _time_grid(max_time: float) -> list[float]:
 
 
 def _response_subset(data: CohortData, scores: pd.DataFrame) -> pd.DataFrame:
-    """Clinical rows with a response label, restricted to the cohort's response arm if set."""
-    clin = data.clinical.reindex(scores.index)
-    arm = clin["response_arm"].dropna().astype(str) if "response_arm" in clin else pd.Series()
-    arm_name = arm.iloc[0] if len(arm) and arm.iloc[0] not in ("", "nan") else ""
-    if arm_name:
-        clin = clin[clin["arm"].astype(str) == arm_name]
-    out = clin[clin["response"].notna()]
-    out.attrs["arm"] = arm_name
-    return out
+    """Scored patients with a response label, in the cohort's response arm if set."""
+    return treated_subset(data.clinical.reindex(scores.index), data.response_arm)
 
 
 def _set_menu(labels: list[str], traces_per_set: int, titles: list[str]) -> list[dict]:
@@ -229,7 +224,7 @@ def response_box(data: CohortData, method: str, div_id: str) -> str | None:
     clin = _response_subset(data, scores)
     if clin.empty:
         return None
-    arm_name = clin.attrs.get("arm", "")
+    arm_name = data.response_arm
     titles = clin["title"].astype(str) if "title" in clin else pd.Series(clin.index, clin.index)
     fig = go.Figure()
     for value, label, color in ((1.0, "responder", "#27ae60"), (0.0, "non-responder", "#8e44ad")):

@@ -140,6 +140,24 @@ def interaction_test(response: pd.Series, score: pd.Series, arm: pd.Series, *, t
     res.or_treated = float(np.exp(params["z"] + params["z_treated"]))
 
 
+def treated_subset(clinical: pd.DataFrame, arm: str, *, labelled: bool = True) -> pd.DataFrame:
+    """The patients of a cohort's response analysis: those of the treated ``arm``.
+
+    ``arm`` is the cohort's ``clinical.response.arm`` ("" = every patient), compared exactly
+    with the ``arm`` column the prepare step wrote (arms as config names them). ``labelled``
+    keeps only patients with a response label (1 responder, 0 non-responder).
+    """
+    out = clinical
+    if arm:
+        # (object from a TSV, categorical from an .h5ad's obs; missing arms are no arm)
+        arms = (clinical["arm"].astype("string").fillna("") if "arm" in clinical
+                else pd.Series("", index=clinical.index, dtype="string"))
+        out = out[(arms == arm).to_numpy(dtype=bool)]
+    if labelled:
+        out = out[out["response"].notna()]
+    return out
+
+
 def roc_points(response: pd.Series, score: pd.Series) -> pd.DataFrame:
     """ROC curve (false- and true-positive rates) for calling responders by a high score."""
     from sklearn.metrics import roc_curve

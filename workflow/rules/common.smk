@@ -10,8 +10,8 @@ from snakemake.exceptions import WorkflowError
 FERROSCOPE_ROOT = Path(str(workflow.current_basedir)).resolve().parents[1]
 sys.path.append(str(FERROSCOPE_ROOT / "src"))
 try:
+    from ferroscope import sources
     from ferroscope.config import validate_config
-    from ferroscope.constants import DEMO_GENERATOR_VERSION
     from ferroscope.errors import FerroscopeError
 except ImportError as err:
     raise WorkflowError(
@@ -70,81 +70,75 @@ def runtime_min(rule_name, base, per_mb, size_mb):
     return resource(rule_name, "runtime", base + per_mb * size_mb)
 
 
-def cohorts_of(*sources):
-    """Wildcard pattern matching the cohorts of these sources (never matches when none)."""
-    ids = [c for c, v in config["cohorts"].items() if v["source"] in sources]
+def source_of(cohort):
+    """The cohort's source in the registry (ferroscope.sources)."""
+    return sources.get(config["cohorts"][cohort]["source"])
+
+
+def cohort_pattern(ids):
+    """Wildcard pattern matching these cohorts (never matches when none)."""
     return "|".join(map(re.escape, ids)) if ids else "(?!)"
 
 
-def download_files(cohort):
-    """role -> (file name, URL) of every download of a public cohort (GEO or TCGA)."""
-    from ferroscope.sources import geo, tcga
+def downloaded_cohorts():
+    """Cohorts with files to download (their source declares downloads)."""
+    return cohort_pattern([c for c in COHORTS if download_files(c)])
 
-    c = config["cohorts"][cohort]
-    if c["source"] == "tcga":
-        xena = config["mirrors"]["xena_gdc"]
-        files = {
-            "expression": c["expression_file"],
-            "probemap": c["probemap_file"],
-        }
-        out = {k: (f, tcga.xena_url(xena, f)) for k, f in files.items()}
-        out["cdr"] = (
-            tcga.CDR_FILE,
-            f"{config['mirrors']['gdc_api']}/{c['cdr_file_id']}",
-        )
-        if c.get("clinical_file"):
-            out["gdc_clinical"] = (
-                c["clinical_file"],
-                tcga.xena_url(xena, c["clinical_file"]),
-            )
-        return out
-    base = config["mirrors"]["geo"]
-    gse = c["accession"]
-    gpl = c["platform"] if c.get("multi_platform") else None
-    matrix = geo.series_matrix_url(base, gse, gpl)
-    out = {"matrix": (matrix.rsplit("/", 1)[1], matrix)}
-    pt = c.get("probe_table")
-    if pt:
-        table = pt.get("url") or geo.platform_file_url(base, c["platform"], pt["file"])
-        out["probe_table"] = (table.rsplit("/", 1)[1], table)
-    for role in ("clinical_supplement", "expression_supplement"):
-        if c.get(role):
-            name = c[role]["file"]
-            out[role] = (name, geo.supplement_url(base, gse, name))
-    return out
+
+def assembled_cohorts():
+    """Cohorts whose source assembles raw tables (all but sources read in place: local)."""
+    return cohort_pattern([c for c in COHORTS if source_of(c).assemble is not None])
+
+
+def download_files(cohort):
+    """role -> (file name, URL) of every download of a cohort (none for demo and local)."""
+    return source_of(cohort).downloads(config["cohorts"][cohort], config["mirrors"])
 
 
 def downloads(cohort):
-    """file name -> URL of every download of a public cohort (GEO or TCGA)."""
+    """file name -> URL of every download of a cohort."""
     return dict(download_files(cohort).values())
 
 
-def download_inputs(cohort):
-    """The downloads of a public cohort as named inputs of its assembly rule."""
-    folder = f"resources/cohorts/{cohort}/download"
-    return {k: f"{folder}/{name}" for k, (name, _) in download_files(cohort).items()}
+def assembly_inputs(wildcards):
+    """Named inputs of the cohort_source rule: the source's downloads and other inputs."""
+    c, folder = wildcards.cohort, f"resources/cohorts/{wildcards.cohort}/download"
+    out = {role: f"{folder}/{name}" for role, (name, _) in download_files(c).items()}
+    other = source_of(c).inputs(config["cohorts"][c], config)
+    if set(other) & set(out):
+        raise WorkflowError(
+            f"ferroscope: source '{source_of(c).name}' names input role(s) "
+            f"{sorted(set(other) & set(out))} both as a download and as an input."
+        )
+    return {**out, **other}
 
 
 def cohort_cfg(wildcards):
     return config["cohorts"][wildcards.cohort]
 
 
-def raw_expression(wildcards):
-    c = cohort_cfg(wildcards)
-    if c["source"] == "local":
-        return c["expression"]
-    return f"resources/cohorts/{wildcards.cohort}/expression.tsv.gz"
-
-
-def raw_clinical(wildcards):
-    c = cohort_cfg(wildcards)
-    if c["source"] == "local":
-        return c["clinical_table"]
-    return f"resources/cohorts/{wildcards.cohort}/clinical.tsv"
+def raw_inputs(wildcards):
+    """The prepare rule's raw tables: a local source's own files (read in place, not copied),
+    else the cohort_source rule's outputs (with its mapping records)."""
+    source = source_of(wildcards.cohort)
+    if source.raw_inputs is not None:
+        return source.raw_inputs(cohort_cfg(wildcards))
+    folder = f"resources/cohorts/{wildcards.cohort}"
+    return {
+        "expression": f"{folder}/expression.tsv.gz",
+        "clinical": f"{folder}/clinical.tsv",
+        "records": f"{folder}/selection.json",
+    }
 
 
 def has_response(cohort):
     return "response" in config["cohorts"][cohort]["clinical"]
+
+
+def response_arm(cohort):
+    """The treated arm of the cohort's response analysis ("" = every patient), a param of the
+    response, report and figure rules (ferroscope.response.treated_subset)."""
+    return config["cohorts"][cohort]["clinical"].get("response", {}).get("arm", "")
 
 
 def has_survival(cohort):

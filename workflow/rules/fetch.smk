@@ -5,7 +5,7 @@ rule fetch:
     log:
         "logs/fetch/{cohort}/{file}.log",
     wildcard_constraints:
-        cohort=cohorts_of("geo", "tcga"),
+        cohort=downloaded_cohorts(),
     retries: 1
     conda:
         "../envs/ferroscope.yaml"
@@ -17,53 +17,34 @@ rule fetch:
         "../scripts/fetch.py"
 
 
-rule geo_cohort:
-    """GEO series matrix + platform table (+ clinical supplement) -> expression and clinical."""
+rule cohort_source:
+    """Any assembled source (ferroscope.sources: demo, geo, tcga) -> raw expression + clinical."""
     input:
-        unpack(lambda wc: download_inputs(wc.cohort)),
+        unpack(assembly_inputs),
     output:
         expression="resources/cohorts/{cohort}/expression.tsv.gz",
         clinical="resources/cohorts/{cohort}/clinical.tsv",
-        # samples.keep counts (kept / excluded / missing), shown in the report
-        selection="resources/cohorts/{cohort}/selection.json",
+        # mapping records of the assembly (GEO: samples.keep counts), shown in the report
+        records="resources/cohorts/{cohort}/selection.json",
     log:
-        "logs/geo_cohort/{cohort}.log",
+        "logs/cohort_source/{cohort}.log",
     wildcard_constraints:
-        cohort=cohorts_of("geo"),
+        cohort=assembled_cohorts(),
     group:
         "cohort"
     conda:
         "../envs/ferroscope.yaml"
     threads: 1
     resources:
-        mem_mb=lambda wc: resource("prepare", "mem_mb", 4000),
-        runtime=lambda wc: resource("prepare", "runtime", 20),
+        mem_mb=lambda wc: resource(
+            "cohort_source", "mem_mb", source_of(wc.cohort).mem_mb
+        ),
+        runtime=lambda wc: resource(
+            "cohort_source", "runtime", source_of(wc.cohort).runtime_min
+        ),
     params:
-        cohort=cohort_cfg,
+        cohort=lambda wc: sources.assembly_config(cohort_cfg(wc)),
+        # a new version of the source's assembly re-assembles the cohort
+        version=lambda wc: source_of(wc.cohort).version,
     script:
-        "../scripts/geo_cohort.py"
-
-
-rule tcga_cohort:
-    """Xena GDC hub matrix + probemap + TCGA-CDR -> expression (tumours) and clinical."""
-    input:
-        unpack(lambda wc: download_inputs(wc.cohort)),
-    output:
-        expression="resources/cohorts/{cohort}/expression.tsv.gz",
-        clinical="resources/cohorts/{cohort}/clinical.tsv",
-    log:
-        "logs/tcga_cohort/{cohort}.log",
-    wildcard_constraints:
-        cohort=cohorts_of("tcga"),
-    group:
-        "cohort"
-    conda:
-        "../envs/ferroscope.yaml"
-    threads: 1
-    resources:
-        mem_mb=lambda wc: resource("prepare", "mem_mb", 8000),
-        runtime=lambda wc: resource("prepare", "runtime", 30),
-    params:
-        cohort=cohort_cfg,
-    script:
-        "../scripts/tcga_cohort.py"
+        "../scripts/cohort_source.py"

@@ -45,5 +45,6 @@ rule figure_cohort:
         "../envs/ferroscope.yaml"
     params:
         method=config["scoring"]["primary"],
+        response_arm=lambda wc: response_arm(wc.cohort),
     script:
         "../scripts/figures.py"

@@ -45,11 +45,15 @@ rule report:
         # job resources are not science: changing them must not rebuild the report
         config={k: v for k, v in config.items() if k != "resources"},
         models_not_trained=MODELS_NOT_TRAINED,
+        response_arms={c: response_arm(c) for c in COHORTS},
         # downloaded files of public cohorts: their records (URL, sha256) go to the provenance
         downloads={
-            c: list(download_inputs(c).values())
+            c: [
+                f"resources/cohorts/{c}/download/{name}"
+                for name, _ in download_files(c).values()
+            ]
             for c in COHORTS
-            if config["cohorts"][c]["source"] in ("geo", "tcga")
+            if download_files(c)
         },
     script:
         "../scripts/report.py"

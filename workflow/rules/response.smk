@@ -16,7 +16,7 @@ rule response:
         runtime=lambda wc: resource("response", "runtime", 20),
     params:
         min_per_class=config["response"]["min_per_class"],
-        arm=lambda wc: cohort_cfg(wc)["clinical"]["response"].get("arm", ""),
+        arm=lambda wc: response_arm(wc.cohort),
         control_arm=lambda wc: cohort_cfg(wc)["clinical"]["response"].get(
             "control_arm", ""
         ),

@@ -17,6 +17,9 @@ with step_logging(snakemake.log[0], f"figure {snakemake.rule}"):
         stats = read_statistics(snakemake.input.stats)
         clin = read_clinical(snakemake.input.clinical)
         scores = read_scores(snakemake.input.scores, clin.index)
-        draw = figures.km_panels if snakemake.wildcards.kind == "km" else figures.roc_panels
-        draw(clin, scores, stats, snakemake.wildcards.cohort, snakemake.params.method,
-             out.png, out.svg)
+        args = (clin, scores, stats, snakemake.wildcards.cohort, snakemake.params.method,
+                out.png, out.svg)
+        if snakemake.wildcards.kind == "km":
+            figures.km_panels(*args)
+        else:
+            figures.roc_panels(*args, arm=snakemake.params.response_arm)

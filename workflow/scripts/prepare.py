@@ -36,10 +36,9 @@ with step_logging(snakemake.log[0], "prepare") as log:
     log.info("%s: %d samples x %d genes; %s", cohort_id, adata.n_obs, adata.n_vars,
              notes.scale_detected)
     # per clinical mapping: samples kept and dropped (shown in the report's cohort table)
-    # (a GEO cohort's sample selection is written beside its clinical table by geo_cohort)
-    selection = Path(snakemake.input.clinical).with_name("selection.json")
-    records = ([json.loads(selection.read_text())]
-               if cfg["source"] == "geo" and selection.is_file() else [])
+    # (an assembled source adds its own, e.g. GEO's samples.keep; a local cohort has none)
+    records = (json.loads(Path(snakemake.input.records).read_text())
+               if "records" in snakemake.input.keys() else [])
     adata.uns["clinical_mapping"] = json.dumps(records + clinical.attrs.get("mapping", []))
     adata.uns["description"] = cfg.get("description", "")
     adata.uns["platform"] = cfg.get("platform", "")

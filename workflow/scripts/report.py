@@ -30,7 +30,8 @@ with step_logging(snakemake.log[0], "report") as log:
             scores=scores, description=str(adata.uns.get("description", "")),
             platform=str(adata.uns.get("platform", "")), n_genes=adata.n_vars,
             prepare_notes=json.loads(adata.uns["prepare"]), provenance=prov,
-            clinical_mapping=json.loads(adata.uns.get("clinical_mapping", "[]"))))
+            clinical_mapping=json.loads(adata.uns.get("clinical_mapping", "[]")),
+            response_arm=snakemake.params.response_arms[cid]))
     inputs += [provenance.file_record(snakemake.input.gmt, "gene sets (GMT)"),
                provenance.file_record(snakemake.input.genes_table, "gene set curation table")]
     scoring_runs = []

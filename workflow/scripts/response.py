@@ -7,7 +7,7 @@ from ferroscope.checks import read_clinical, read_scores
 from ferroscope.errors import FerroscopeError
 from ferroscope.io import write_tsv
 from ferroscope.logs import step_logging
-from ferroscope.response import auc_test, interaction_test
+from ferroscope.response import auc_test, interaction_test, treated_subset
 from ferroscope.statistics import response_rows
 
 with step_logging(snakemake.log[0], "response") as log:
@@ -19,9 +19,9 @@ with step_logging(snakemake.log[0], "response") as log:
     arm = str(snakemake.params.arm or "")
     control = str(snakemake.params.control_arm or "")
     covs = clin[list(snakemake.params.covariates)]
-    arms = clin["arm"].fillna("").astype(str) if "arm" in clin else pd.Series("", clin.index)
-    treated = clin[arms == arm] if arm else clin
+    treated = treated_subset(clin, arm, labelled=False)
     if arm and treated.empty:
+        arms = clin["arm"].fillna("").astype(str) if "arm" in clin else pd.Series("", clin.index)
         seen = ", ".join(f"'{a}' {n}" for a, n in arms.value_counts().items())
         raise FerroscopeError(
             f"no scored sample is in arm '{arm}' (arms of the scored samples: {seen}).",

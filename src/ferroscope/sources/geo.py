@@ -20,23 +20,26 @@ config names the platform. Harmonisation, in order:
    prepare notes of every cohort).
 3. **Clinical**: columns from the sample table, optionally joined with a supplementary table on
    the GSM accession (``clinical_supplement.id_column``).
+
+Registered as the ``geo`` cohort source (:data:`SOURCE`: :func:`downloads`, :func:`assemble`,
+:func:`validate`); its config keys are in workflow/schemas/sources/geo.schema.yaml.
 """
 
 from __future__ import annotations
 
 import gzip
 import io
-import re
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ..errors import FerroscopeError
+from . import Assembled, CheckContext, Cohort, Downloads, Source
 
-GSE_RE = re.compile(r"^GSE\d+$")
-GPL_RE = re.compile(r"^GPL\d+$")
+if TYPE_CHECKING:  # pandas and numpy are imported where used: the registry is read at parse time
+    import pandas as pd
 
 
 def _stub(acc: str) -> str:
@@ -81,6 +84,8 @@ def _cells(line: str) -> list[str]:
 
 def read_series_matrix(path: str | Path) -> SeriesMatrix:
     """Parse a GEO series matrix (gzipped or not)."""
+    import pandas as pd
+
     path = Path(path)
     opener = gzip.open if path.name.endswith(".gz") else open
     header: dict[str, list[list[str]]] = {}
@@ -149,6 +154,8 @@ def read_platform_table(path: str | Path, probe_column: str, symbol_column: str)
     follow are not), or a plain TSV whose header is the first line not starting with ``#``,
     ``!`` or ``^``. The file is streamed, so a large SOFT file is read up to the table end.
     """
+    import pandas as pd
+
     path = Path(path)
     opener = gzip.open if path.name.endswith(".gz") else open
     lines: list[str] = []
@@ -184,6 +191,8 @@ def read_platform_table(path: str | Path, probe_column: str, symbol_column: str)
 
 def map_probes(expr: pd.DataFrame, symbols: pd.Series) -> tuple[pd.DataFrame, dict[str, int]]:
     """Rename probes to symbols; drop probes with no symbol or several ('///')."""
+    import pandas as pd
+
     sym = symbols.reindex(expr.index).fillna("").astype(str).str.strip()
     multi = sym.str.contains("///", regex=False)
     empty = (sym == "") | (sym == "---")
@@ -271,6 +280,9 @@ def read_expression_supplement(path: str | Path, samples: pd.DataFrame, *, sampl
     are dropped and counted. Every sample of the series must have a column and every
     column a sample, else the run stops naming both lists.
     """
+    import numpy as np
+    import pandas as pd
+
     path = Path(path)
     if sample_key == "geo_accession":
         names = pd.Series(samples.index, index=samples.index)
@@ -360,3 +372,95 @@ def clinical_table(sm: SeriesMatrix, gsm: list[str], supplement: pd.DataFrame | 
     clashing = [c for c in sup.columns if c in clin.columns and c != id_column]
     sup = sup.rename(columns={c: f"{c}.supplement" for c in clashing})
     return clin.merge(sup, how="left", left_on="geo_accession", right_on=id_column)
+
+
+def downloads(cohort: Cohort, mirrors: Mapping[str, str]) -> Downloads:
+    """role -> (file name, URL): the series matrix, the platform table and the supplements."""
+    base, gse = mirrors["geo"], cohort["accession"]
+    gpl = cohort["platform"] if cohort.get("multi_platform") else None
+    matrix = series_matrix_url(base, gse, gpl)
+    out = {"matrix": (matrix.rsplit("/", 1)[1], matrix)}
+    pt = cohort.get("probe_table")
+    if pt:
+        table = pt.get("url") or platform_file_url(base, cohort["platform"], pt["file"])
+        out["probe_table"] = (table.rsplit("/", 1)[1], table)
+    for role in ("clinical_supplement", "expression_supplement"):
+        if cohort.get(role):
+            name = cohort[role]["file"]
+            out[role] = (name, supplement_url(base, gse, name))
+    return out
+
+
+def validate(cid: str, cohort: Cohort, ctx: CheckContext) -> None:
+    """A platform table unless the expression rows are symbols; its file or its URL."""
+    sup = cohort.get("expression_supplement")
+    if (sup is None or sup.get("rows", "symbols") == "probes") and not cohort.get("probe_table"):
+        raise ctx.error(cid, "probe_table",
+                        "a GEO cohort needs this key (its expression rows are probes).",
+                        "see README 'Public cohorts' and config/public_cohorts.yaml for "
+                        "examples.")
+    pt = cohort.get("probe_table")
+    if pt is not None and ("file" in pt) == ("url" in pt):
+        raise ctx.error(cid, "probe_table", "give exactly one of file and url.",
+                        "file: a name under GEO's platform annot (or soft) folder, or url: a "
+                        "full URL.")
+
+
+def assemble(inputs: Mapping[str, str], cohort: Cohort, log: logging.Logger) -> Assembled:
+    """Series matrix (or a supplementary expression table) + platform table (+ clinical
+    supplement) -> expression, clinical, and the samples.keep counts."""
+    from ..io import read_table
+
+    acc = cohort["accession"]
+    sm = read_series_matrix(inputs["matrix"])
+    if cohort["platform"] not in sm.platforms:
+        log.warning("series lists platforms %s, config says %s", sm.platforms,
+                    cohort["platform"])
+    counts: dict[str, int] = {}
+    keep = cohort.get("samples", {}).get("keep")
+    gsm = select_samples(sm, keep, inputs["matrix"], counts)
+    log.info("%s: samples.keep kept %d, excluded %d, without the characteristic %d",
+             acc, counts["kept"], counts["excluded"], counts["missing"])
+    sup_cfg = cohort.get("expression_supplement")
+    if sup_cfg:
+        raw, stats = read_expression_supplement(
+            inputs["expression_supplement"], sm.samples, sample_key=sup_cfg["sample_key"],
+            header_startswith=sup_cfg.get("header_startswith"),
+            drop_row_prefixes=sup_cfg.get("drop_row_prefixes", []))
+        raw = raw[gsm]
+        log.info("%s: expression from %s: %s", acc, inputs["expression_supplement"], stats)
+    else:
+        raw = sm.expression[gsm]
+    if "probe_table" in inputs:
+        pt = cohort["probe_table"]
+        symbols = read_platform_table(inputs["probe_table"], pt["probe_column"],
+                                      pt["symbol_column"])
+        expr, stats = map_probes(raw, symbols)
+        log.info("%s: %d of %d samples kept; probes: %s", acc, len(gsm), len(sm.samples),
+                 stats)
+    else:
+        expr = raw
+    supplement = None
+    if "clinical_supplement" in inputs:
+        supplement = read_table(inputs["clinical_supplement"], what="clinical supplement")
+    clinical = clinical_table(sm, gsm, supplement,
+                              cohort.get("clinical_supplement", {}).get("id_column"),
+                              inputs.get("clinical_supplement", inputs["matrix"]))
+    expr.index.name = "gene"
+    selection = {"mapping": "samples.keep",
+                 "column": (keep or {}).get("characteristic", "(all)"),
+                 "kept": counts["kept"], "dropped": counts["excluded"] + counts["missing"],
+                 "excluded": counts["excluded"], "missing": counts["missing"]}
+    return Assembled(expr, clinical, records=[selection])
+
+
+SOURCE = Source(
+    name="geo",
+    summary="a GEO series (series matrix or supplementary table, platform table) from "
+            "mirrors.geo",
+    downloads=downloads,
+    assemble=assemble,
+    validate=validate,
+    mem_mb=4000,
+    runtime_min=20,
+)

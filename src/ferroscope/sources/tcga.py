@@ -17,20 +17,28 @@ ids mapped to symbols through the probemap; primary tumours are the samples whos
 sample type is ``01`` (``TCGA-XX-XXXX-01A``); a patient with several tumour aliquots keeps the
 first in barcode order (vial A before B); the join with CDR is on the 12-character patient
 barcode.
+
+Registered as the ``tcga`` cohort source (:data:`SOURCE`: :func:`downloads`, :func:`assemble`);
+its config keys are in workflow/schemas/sources/tcga.schema.yaml.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Mapping
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ..errors import FerroscopeError
+from . import Assembled, Cohort, Downloads, Source
 
+if TYPE_CHECKING:  # pandas is imported where used: the registry is read at parse time
+    import pandas as pd
+
+#: file name of the TCGA-CDR download (its GDC file id is config `cdr_file_id`, default in
+#: workflow/schemas/sources/tcga.schema.yaml)
 CDR_FILE = "TCGA-CDR-SupplementalTableS1.xlsx"
-#: GDC file id of TCGA-CDR-SupplementalTableS1.xlsx (PanCanAtlas publication page)
-CDR_FILE_ID = "1b5f413e-a8d1-4d10-92eb-7c4ae739ed81"
 BARCODE = re.compile(r"^(TCGA-[A-Z0-9]{2}-[A-Z0-9]{4})-(\d{2})([A-Z]?)")
 
 
@@ -40,6 +48,8 @@ def xena_url(base: str, file: str) -> str:
 
 def read_cdr(path: str | Path, cancer_type: str = "LIHC") -> pd.DataFrame:
     """TCGA-CDR Table S1 (xlsx, sheet TCGA-CDR; or a TSV export) restricted to one type."""
+    import pandas as pd
+
     path = Path(path)
     if path.suffix == ".xlsx":
         try:
@@ -107,6 +117,8 @@ def read_gdc_clinical(path: str | Path) -> pd.DataFrame:
     diagnosis are preferred and each field takes its first non-missing value; treatment agents
     are joined (``;``). The stage is also reduced to I-IV (``gdc_stage_group``).
     """
+    import pandas as pd
+
     table = pd.read_csv(path, sep="\t", na_values=_MISSING, keep_default_na=True,
                         low_memory=False)
     table.columns = [_gdc_name(str(c)) for c in table.columns]
@@ -144,6 +156,8 @@ def read_gdc_clinical(path: str | Path) -> pd.DataFrame:
 
 
 def strip_ensembl_version(ids: pd.Index) -> pd.Index:
+    import pandas as pd
+
     return pd.Index([re.sub(r"\.\d+(_PAR_Y)?$", r"\1", str(i)) for i in ids])
 
 
@@ -160,6 +174,8 @@ def primary_tumours(samples: list[str]) -> dict[str, str]:
 def xena_expression(matrix: pd.DataFrame, probemap: pd.DataFrame,
                     source: str) -> pd.DataFrame:
     """Xena genes x samples (Ensembl rows) -> symbols x patients, primary tumours only."""
+    import pandas as pd
+
     ids = strip_ensembl_version(matrix.index)
     pm = probemap.copy()
     pm.index = strip_ensembl_version(pm.iloc[:, 0].astype(str))
@@ -174,3 +190,48 @@ def xena_expression(matrix: pd.DataFrame, probemap: pd.DataFrame,
     out = expr[list(tumours.values())]
     out.columns = list(tumours.keys())
     return out
+
+
+def downloads(cohort: Cohort, mirrors: Mapping[str, str]) -> Downloads:
+    """role -> (file name, URL): Xena matrix and probemap, TCGA-CDR (+ GDC clinical)."""
+    xena = mirrors["xena_gdc"]
+    out = {role: (cohort[key], xena_url(xena, cohort[key]))
+           for role, key in (("expression", "expression_file"), ("probemap", "probemap_file"))}
+    out["cdr"] = (CDR_FILE, f"{mirrors['gdc_api']}/{cohort['cdr_file_id']}")
+    if cohort.get("clinical_file"):
+        out["gdc_clinical"] = (cohort["clinical_file"], xena_url(xena, cohort["clinical_file"]))
+    return out
+
+
+def assemble(inputs: Mapping[str, str], cohort: Cohort, log: logging.Logger) -> Assembled:
+    """Xena matrix (Ensembl x samples) + probemap + TCGA-CDR (+ GDC clinical) -> expression
+    (primary tumours, one per patient) and clinical (one row per patient)."""
+    import pandas as pd
+
+    from ..prepare import read_expression
+
+    matrix = read_expression(inputs["expression"], what="Xena expression matrix")
+    probemap = pd.read_csv(inputs["probemap"], sep="\t", dtype=str)
+    expr = xena_expression(matrix, probemap, inputs["expression"])
+    cdr = read_cdr(inputs["cdr"], cohort["cancer_type"])
+    if "gdc_clinical" in inputs:
+        gdc = read_gdc_clinical(inputs["gdc_clinical"])
+        cdr = cdr.merge(gdc, on="bcr_patient_barcode", how="left")
+        log.info("GDC clinical: %d patients, %d of them in TCGA-CDR; stage groups %s",
+                 len(gdc), int(cdr["bcr_patient_barcode"].isin(gdc["bcr_patient_barcode"]).sum()),
+                 cdr.get("gdc_stage_group", pd.Series(dtype=str)).value_counts().to_dict())
+    log.info("%s: %d primary tumours of %d samples; %d genes; TCGA-CDR %d patients",
+             cohort["project"], expr.shape[1], matrix.shape[1], expr.shape[0], len(cdr))
+    expr.index.name = "gene"
+    return Assembled(expr, cdr)
+
+
+SOURCE = Source(
+    name="tcga",
+    summary="a TCGA project: UCSC Xena GDC hub matrices (mirrors.xena_gdc) and TCGA-CDR "
+            "outcomes (mirrors.gdc_api)",
+    downloads=downloads,
+    assemble=assemble,
+    mem_mb=8000,
+    runtime_min=30,
+)
