@@ -75,11 +75,11 @@ def test_forest_auc_axis_and_empty_case(tmp_path, drawn):
     assert "no test possible" in svg_texts(tmp_path / "e.svg")
 
 
-def panels(draw, tmp_path, drawn, name):
+def panels(draw, tmp_path, drawn, name, **kwargs):
     """Draw one cohort's panels (synthetic cohort, mean_z) and return the visible axes."""
     stats, data = synthetic()
     draw(data.clinical, data.scores["mean_z"], stats, "c<1>", "mean_z",
-         tmp_path / f"{name}.png", tmp_path / f"{name}.svg")
+         tmp_path / f"{name}.png", tmp_path / f"{name}.svg", **kwargs)
     return [ax for ax in drawn[0].axes if ax.get_visible()]
 
 
@@ -98,7 +98,7 @@ def test_km_panels_one_panel_per_set_two_curves_each(tmp_path, drawn):
 
 
 def test_roc_panels_titles_carry_the_auc(tmp_path, drawn):
-    axes = panels(figures.roc_panels, tmp_path, drawn, "r")
+    axes = panels(figures.roc_panels, tmp_path, drawn, "r", arm="sorafenib")
     assert [ax.get_title() for ax in axes] == [f"{s}\nAUC 0.71 (0.55-0.87)" for s in SETS]
     for ax in axes:
         assert len(ax.get_lines()) == 2  # diagonal + ROC step curve

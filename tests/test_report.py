@@ -45,7 +45,7 @@ def synthetic(n: int = 40, seed: int = 3) -> tuple[pd.DataFrame, CohortData]:
     ids = [f"S{i:02d}" for i in range(n)]
     clin = pd.DataFrame({
         "os_time_months": rng.uniform(1, 60, n), "os_event": rng.integers(0, 2, n).astype(float),
-        "response": np.tile([1.0, 0.0], n // 2), "response_arm": "sorafenib",
+        "response": np.tile([1.0, 0.0], n // 2),
         "arm": "sorafenib", "title": [PAYLOAD if i == 0 else f"tumour {i}" for i in range(n)],
     }, index=pd.Index(ids, name="sample_id"))
     scores = pd.DataFrame(rng.normal(size=(n, 2)), index=clin.index, columns=SETS)
@@ -66,7 +66,7 @@ def synthetic(n: int = 40, seed: int = 3) -> tuple[pd.DataFrame, CohortData]:
     stats = pd.DataFrame(rows)
     data = CohortData(cohort="c<1>", clinical=clin, coverage=coverage,
                       scores={"mean_z": scores}, description=f"desc {PAYLOAD}",
-                      platform="<i>GPL</i>", n_genes=100)
+                      platform="<i>GPL</i>", n_genes=100, response_arm="sorafenib")
     return stats, data
 
 

@@ -24,8 +24,11 @@ _PLACEHOLDER = {"cohorts": "<cohort>", "resources": "<rule>"}
 
 
 def _load(schema_dir: Path) -> dict[str, dict[str, Any]]:
-    return {p.name: yaml.safe_load(p.read_text())
-            for p in sorted(schema_dir.glob("*.schema.yaml"))}
+    """The schemas by name: ``config.schema.yaml``, ``cohort.schema.yaml`` and each cohort
+    source's fragment as ``sources/<name>.schema.yaml``."""
+    paths = [*sorted(schema_dir.glob("*.schema.yaml")),
+             *sorted(schema_dir.glob("sources/*.schema.yaml"))]
+    return {p.relative_to(schema_dir).as_posix(): yaml.safe_load(p.read_text()) for p in paths}
 
 
 def _type(node: Mapping[str, Any]) -> str:
@@ -95,6 +98,10 @@ def sections(schema_dir: str | Path) -> list[tuple[str, list[Row]]]:
     out = [("## Top-level keys (`workflow/schemas/config.schema.yaml`)", top),
            ("## One cohort: `cohorts.<cohort>` (`workflow/schemas/cohort.schema.yaml`)",
             list(rows(schemas, "cohort.schema.yaml", "")))]
+    for name in sorted(n for n in schemas if n.startswith("sources/")):
+        source = name.removeprefix("sources/").removesuffix(".schema.yaml")
+        out.append((f"### Keys of a cohort with `source: {source}` (`workflow/schemas/{name}`)",
+                    list(rows(schemas, name, ""))))
     for name, schema in schemas.items():
         for def_name, node in (schema.get("$defs") or {}).items():
             out.append((f"### `{def_name}` objects ({name})",
