@@ -218,12 +218,12 @@ def evaluate(cohorts: dict[str, tuple[pd.DataFrame, pd.DataFrame]], sigs: list[S
                     "analysis": "cox_hr_per_sd_training" if role == "training"
                     else "cox_hr_per_sd", "role": role, "missing_share": sc.missing_share,
                     "missing_genes": ", ".join(sc.missing)}
+            if f"{ep}_time_months" not in clin.columns:
+                # like the survival step: no rows for an endpoint the cohort does not map (the
+                # report's cohort section says which endpoints a cohort lacks)
+                continue
             if not sc.scored:
                 stats.append({**base, "status": "not tested", "note": sc.reason})
-                continue
-            if f"{ep}_time_months" not in clin.columns:
-                stats.append({**base, "status": "not tested",
-                              "note": f"no {ep} endpoint in this cohort"})
                 continue
             cl = clin.reindex(sc.risk.index)
             cut = signature_cutpoint(sig, sc.risk)
@@ -241,7 +241,13 @@ def evaluate(cohorts: dict[str, tuple[pd.DataFrame, pd.DataFrame]], sigs: list[S
                                         "group": np.where(sc.risk > cut, "high", "low")}))
             if not val.calibration.empty:
                 calib.append(val.calibration.assign(cohort=cid, signature=sig.name, role=role))
-    return RiskTables(pd.DataFrame(stats),
+    table = pd.DataFrame(stats)
+    # the columns every per-cohort results table has, also when no signature could be tested
+    from .checks import RESULT_COLUMNS
+
+    table = table.reindex(columns=[*RESULT_COLUMNS,
+                                   *(c for c in table.columns if c not in RESULT_COLUMNS)])
+    return RiskTables(table,
                       pd.concat(scores, ignore_index=True) if scores else pd.DataFrame(
                           columns=["cohort", "signature", "role", "sample_id", "risk", "group"]),
                       pd.DataFrame(cover),
