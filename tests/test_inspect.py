@@ -95,18 +95,11 @@ def test_series_matrix_characteristics_platforms_supplements_and_scale(tmp_path)
     assert cfg["cohorts"]["GSE999_GPL570"]["expression_scale"] == "log2"
 
 
-def test_strict_schema_gets_every_observed_value_placed(tmp_path):
-    """With a schema that knows censor_values / exclude_values (strict value mapping), the
-    entry puts every observed value in one list, so that it runs under strict mapping."""
+def test_every_observed_value_is_placed_in_one_list(tmp_path):
+    """Strict mapping stops on a value neither declared nor excluded, so the suggested entry
+    puts every observed value in one list, so that it runs."""
     p = series_matrix(tmp_path / "GSE999_series_matrix.txt.gz", platforms=("GPL1",))
-    schemas = tmp_path / "schemas"
-    schemas.mkdir()
-    (schemas / "cohort.schema.yaml").write_text(yaml.safe_dump({
-        "properties": {"samples": {"properties": {"keep": {"properties": {
-            "exclude_values": {}}}}},
-            "clinical": {"properties": {"response": {"properties": {"exclude_values": {}}}}}},
-        "$defs": {"event": {"properties": {"censor_values": {}}}}}))
-    entry = yaml.safe_load(suggest_entry(inspect_source(str(p)), schema_dir=schemas))
+    entry = yaml.safe_load(suggest_entry(inspect_source(str(p))))
     c = entry["cohorts"]["GSE999"]
     assert c["samples"]["keep"]["exclude_values"] == ["adjacent non-tumor"]
     assert c["clinical"]["os_event"] == {"column": "os event", "event_values": ["dead"],
@@ -114,10 +107,7 @@ def test_strict_schema_gets_every_observed_value_placed(tmp_path):
     clin = tmp_path / "c.csv"
     clin.write_text("id,best_response,os_days,vital\nA,PR,10,1\nB,PD,20,0\nC,NE,30,1\n"
                     "D,SD,40,0\n")
-    loose = yaml.safe_load(suggest_entry(inspect_source(str(clin))))
-    strict = yaml.safe_load(suggest_entry(inspect_source(str(clin)), schema_dir=schemas))
-    assert "exclude_values" not in loose["cohorts"]["c"]["clinical"]["response"] or \
-        strict == loose
+    strict = yaml.safe_load(suggest_entry(inspect_source(str(clin))))
     assert strict["cohorts"]["c"]["clinical"]["response"]["exclude_values"] == ["NE"]
     assert strict["cohorts"]["c"]["clinical"]["os_event"] == {
         "column": "vital", "event_values": [1], "censor_values": [0]}
@@ -291,7 +281,7 @@ def test_gse14520_printed_entry_runs_through_a_loopback_mirror(tmp_path, capsys)
 @pytest.mark.slow
 def test_os_only_log_ratio_cohort_with_missing_cells_prepares_by_config_alone(
         tmp_path, capsys, monkeypatch):
-    """Issue 10 acceptance (prepare + coverage part): 81 patients, tumour/normal log2 ratios,
+    """Issue 10 acceptance: 81 patients, tumour/normal log2 ratios,
     23% missing cells, OS in months, added through `ferroscope inspect`'s entry alone."""
     wd = tmp_path / "wd"
     gs = REPO / "resources" / "genesets"
@@ -318,16 +308,10 @@ def test_os_only_log_ratio_cohort_with_missing_cells_prepares_by_config_alone(
     cfg = config_with(printed)
     cfg["scoring"]["methods"] = ["mean_z"]
     cfg["scoring"]["primary"] = "mean_z"
-    # The whole run needs the score step's missing-value policy (`scoring.missing`, GSVA
-    # helper) and the OS-only target fix (clinical helper). Until both are merged, this test
-    # stops after coverage; once the schema knows scoring.missing it runs to the report.
-    scoring_keys = yaml.safe_load((SCHEMAS / "config.schema.yaml").read_text())[
-        "properties"]["scoring"]["properties"]
-    full = "missing" in scoring_keys
-    if full:
-        cfg["scoring"]["missing"] = "na.rm"
+    # missing cells left after the prepare step: each sample scored on its measured members
+    cfg["scoring"]["missing"] = "na.rm"
     make_workdir(wd, yaml.safe_dump(cfg))
-    res = run_snakemake(wd, *([] if full else ["results/ratios/coverage.tsv"]))
+    res = run_snakemake(wd)
     assert res.returncode == 0, res.stderr[-4000:]
     adata = ad.read_h5ad(wd / "results/ratios/prepared.h5ad")
     notes = json.loads(adata.uns["prepare"])
@@ -349,8 +333,6 @@ def test_os_only_log_ratio_cohort_with_missing_cells_prepares_by_config_alone(
                 assert f"{g}: " in reasons and "dropped in prepare" in reasons, (s, g)
                 n_checked += 1
     assert n_checked > 5 and cov["scored"].any()
-    if not full:
-        return
     html = (wd / "results" / "report.html").read_text()
     assert "log_ratio <span" in html and "up or down against" in html
     assert f"{len(expected)} genes dropped (missing in &gt; 20% of samples)" in html

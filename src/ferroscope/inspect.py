@@ -49,30 +49,6 @@ UNIT_WORDS = [("days", r"day"), ("weeks", r"week|wk"), ("years", r"year|yr"),
 MAX_VALUES_SHOWN = 12
 
 
-def strict_keys(schema_dir: str | Path | None = None) -> dict[str, bool]:
-    """Which optional mapping keys the cohort schema in use knows (censor_values,
-    exclude_values), so that the suggested entry validates against it. The schema is looked up
-    in ``schema_dir``, else ./workflow/schemas, else the checkout holding this package."""
-    import yaml
-
-    dirs = [Path(schema_dir)] if schema_dir else []
-    dirs += [Path("workflow/schemas"), Path(__file__).resolve().parents[2] / "workflow" / "schemas"]
-    for d in dirs:
-        f = d / "cohort.schema.yaml"
-        if f.is_file():
-            sch = yaml.safe_load(f.read_text()) or {}
-            event = ((sch.get("$defs") or {}).get("event") or {}).get("properties") or {}
-            props = sch.get("properties") or {}
-            keep = (((props.get("samples") or {}).get("properties") or {}).get("keep")
-                    or {}).get("properties") or {}
-            clin = (props.get("clinical") or {}).get("properties") or {}
-            resp = (clin.get("response") or {}).get("properties") or {}
-            return {"censor_values": "censor_values" in event,
-                    "keep_exclude": "exclude_values" in keep,
-                    "response_exclude": "exclude_values" in resp}
-    return {"censor_values": False, "keep_exclude": False, "response_exclude": False}
-
-
 @dataclass
 class Inspection:
     """What inspect found in one source."""
@@ -350,14 +326,14 @@ def _q(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def suggest_entry(ins: Inspection, *, cohort_id: str | None = None,
-                  schema_dir: str | Path | None = None) -> str:
+def suggest_entry(ins: Inspection, *, cohort_id: str | None = None) -> str:
     """A ``cohorts:`` YAML block for the inspected source; guesses carry ``# guess`` comments.
 
-    Value lists follow the strict mapping of the schema in use (:func:`strict_keys`): when it
-    knows ``censor_values`` / ``exclude_values``, every observed value is placed in one list.
+    Value lists follow the strict mapping (README "Strict value mapping"): every observed value
+    is placed in one list (``event_values`` / ``censor_values``, ``values`` /
+    ``exclude_values``, responder / non-responder / ``exclude_values``), so the entry runs.
     """
-    strict = strict_keys(schema_dir)
+    strict = {"censor_values": True, "keep_exclude": True, "response_exclude": True}
     lines: list[str] = []
     add = lines.append
     scale = "auto"
