@@ -68,17 +68,27 @@ def write_tsv(df: pd.DataFrame, path: PathLike, *, index: bool = False,
         df.to_csv(tmp, sep="\t", index=index, compression=compression, na_rep=na_rep)
 
 
+def first_infinite(values: np.ndarray) -> tuple[int, int, int] | None:
+    """(count, row, column) of the infinite cells of a 2-D array (the first one by row), or
+    None when every cell is finite or NaN."""
+    bad = np.isinf(values)
+    if not bad.any():
+        return None
+    r, c = np.argwhere(bad)[0]
+    return int(bad.sum()), int(r), int(c)
+
+
 def check_finite(df: pd.DataFrame, path: PathLike) -> None:
     """Raise when a numeric column of ``df`` holds +inf or -inf (NaN is allowed: empty cell)."""
     num = df.select_dtypes(include="number")
     if num.empty:
         return
     values = num.to_numpy(dtype=float)
-    bad = np.isinf(values)
-    if bad.any():
-        r, c = np.argwhere(bad)[0]
+    hit = first_infinite(values)
+    if hit:
+        n, r, c = hit
         raise FerroscopeError(
-            f"refusing to write {int(bad.sum())} infinite value(s) (first: column "
+            f"refusing to write {n} infinite value(s) (first: column "
             f"'{num.columns[c]}', row '{num.index[r]}' = {values[r, c]}); an output table "
             "never holds inf.", file=str(path), field=str(num.columns[c]),
             fix="this is a bug in ferroscope (the step must write such a value empty): please "

@@ -33,7 +33,7 @@ import pandas as pd
 
 from .constants import ENDPOINTS
 from .errors import FerroscopeError
-from .io import atomic_path
+from .io import atomic_path, first_infinite
 
 log = logging.getLogger(__name__)
 
@@ -615,11 +615,11 @@ def build_anndata(expr: pd.DataFrame, clinical: pd.DataFrame, notes: PrepareNote
         if obs[col].dtype == object:
             obs[col] = obs[col].fillna("").astype(str)
     values = expr.T.to_numpy(dtype=np.float64)
-    infinite = np.isinf(values)
-    if infinite.any():
-        s, g = np.argwhere(infinite)[0]
+    hit = first_infinite(values)
+    if hit:
+        n, s, g = hit
         raise FerroscopeError(
-            f"{int(infinite.sum())} expression value(s) are infinite after the scale step "
+            f"{n} expression value(s) are infinite after the scale step "
             f"(first: gene '{expr.index[g]}', sample '{expr.columns[s]}'): a value beyond the "
             "double-precision range (about 1.8e308) or an 'inf' in the file.",
             file=source_expression or _input_path(provenance, "expression") or source,
