@@ -220,3 +220,21 @@ def test_non_utf8_gmt_names_file_line_and_fix(tmp_path):
         read_gmt(p)
     assert str(p) in str(exc.value) and "genesets.gmt" in str(exc.value)
     assert "save the file as UTF-8" in str(exc.value)
+
+
+def test_member_matrix_takes_rows_by_symbol_then_alias_never_another_genes_symbol():
+    """Signatures and trained models see members through the same resolver as the gene sets:
+    CARS1 on an array that still says CARS, never a row that is another gene's symbol."""
+    import numpy as np
+    import pandas as pd
+
+    from ferroscope.genesets import AliasTable, member_matrix
+
+    aliases = AliasTable.read(REPO / "resources" / "genesets" / "aliases.tsv")
+    rows = ["CARS", "GPX4", "TAZ", "FSP1", "AIFM2"]
+    expr = pd.DataFrame(np.arange(15.0).reshape(5, 3), index=rows, columns=["a", "b", "c"])
+    out = member_matrix(expr, ["CARS1", "GPX4", "WWTR1", "AIFM2", "NQO1"], aliases)
+    assert list(out.index) == ["CARS1", "GPX4", "AIFM2"]   # WWTR1 never takes TAZ; NQO1 absent
+    assert out.loc["CARS1"].tolist() == expr.loc["CARS"].tolist()
+    assert out.loc["AIFM2"].tolist() == expr.loc["AIFM2"].tolist()  # its own row, not FSP1's
+    assert list(expr.index) == rows                          # the matrix is not renamed

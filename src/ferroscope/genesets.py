@@ -245,6 +245,24 @@ def resolve_sets(sets: Iterable[GeneSet], rows: Iterable[str],
     return out
 
 
+def member_matrix(expr: pd.DataFrame, members: Iterable[str],
+                  aliases: AliasTable | None = None) -> pd.DataFrame:
+    """The rows of ``expr`` (genes x samples) that ``members`` resolve to, labelled by member.
+
+    For methods that use gene names as features (published signatures, trained models): each
+    member (an approved symbol) takes its matrix row by :func:`resolve_members`' rules, so an
+    array that names CARS1 by its previous symbol still provides it, while a row that is
+    another gene's approved symbol is never taken. The matrix itself is not renamed; members
+    not found are absent from the result.
+    """
+    members = list(dict.fromkeys(members))
+    res = resolve_members([GeneSet("members", tuple(members))], expr.index, aliases)
+    found = [(m, res[m].row) for m in members if res[m].row is not None]
+    out = expr.loc[[str(row) for _, row in found]]
+    out.index = pd.Index([m for m, _ in found], name=expr.index.name)
+    return out
+
+
 def read_gmt(path: PathLike, aliases: AliasTable | None = None) -> list[GeneSet]:
     """Read a GMT file (name, description, genes...; tab-separated), mapping aliases to HGNC."""
     p = Path(path)

@@ -3,9 +3,9 @@
 import json
 
 import _bootstrap  # noqa: F401  (puts the checkout's src/ on sys.path if needed)
-import anndata as ad
 
-from ferroscope.genesets import AliasTable, read_gmt
+from ferroscope.checks import read_h5ad
+from ferroscope.genesets import AliasTable, member_matrix, read_gmt
 from ferroscope.io import atomic_open, write_tsv
 from ferroscope.logs import step_logging
 from ferroscope.riskmodel import model_universe, train_coxnet
@@ -13,13 +13,16 @@ from ferroscope.riskmodel import model_universe, train_coxnet
 name = snakemake.wildcards.model
 opts = snakemake.params.model
 with step_logging(snakemake.log[0], "risk_model") as log:
-    adata = ad.read_h5ad(snakemake.input.h5ad)
-    sets = read_gmt(snakemake.input.gmt, AliasTable.read(snakemake.input.aliases))
+    adata = read_h5ad(snakemake.input.h5ad)
+    aliases = AliasTable.read(snakemake.input.aliases)
+    sets = read_gmt(snakemake.input.gmt, aliases)
     universe = model_universe(sets, opts["universe"], model=name, gmt=snakemake.input.gmt)
+    # universe genes -> the cohort's rows (approved symbol first, then aliases)
+    expr = member_matrix(adata.to_df().T, universe, aliases)
     clin = adata.obs
     ep = opts["endpoint"]
     model = train_coxnet(
-        adata.to_df().T, clin.get(f"{ep}_time_months"), clin.get(f"{ep}_event"), name=name,
+        expr, clin.get(f"{ep}_time_months"), clin.get(f"{ep}_event"), name=name,
         cohort=opts["cohort"], universe=universe, l1_ratio=opts["l1_ratio"],
         n_folds=opts["folds"], seed=opts["seed"], select=opts["select"],
         min_events=snakemake.params.min_events, endpoint=ep, source="config/config.yaml")
