@@ -162,3 +162,12 @@ def test_unreadable_download_record_is_named(tmp_path):
     msg = str(err.value)
     assert "a.gz.sha256.json" in msg and "unreadable" in msg and "fetch the file anew" in msg
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_methods_section_lists_each_methods_declared_summary_and_reference():
+    from ferroscope.report import method_table
+    from ferroscope.scoring import gsva
+
+    rows = method_table(["mean_z", "gsva", "nope"])
+    assert [r["name"] for r in rows] == ["mean_z", "gsva"]
+    assert rows[1]["summary"] == gsva.METHOD.summary and "Hänzelmann" in rows[1]["reference"]

@@ -308,6 +308,15 @@ def download_records(cohort: str, files: Iterable[str | Path]) -> list[dict[str,
     return out
 
 
+def method_table(methods: list[str]) -> list[dict[str, str]]:
+    """Name, summary and reference of each method of the run, as each method module declares
+    them (``METHOD`` in ``ferroscope.scoring.<name>``)."""
+    from .scoring import METHODS
+
+    return [{"name": m, "summary": METHODS[m].summary, "reference": METHODS[m].reference}
+            for m in methods if m in METHODS]
+
+
 def scoring_runs_table(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows of the report's scoring table from the score step's JSON sidecars
     (results/<cohort>/scores/<method>.json): per cohort x method the missing cells, NA
@@ -369,6 +378,7 @@ def render(stats: pd.DataFrame, cohorts: list[CohortData], config: dict[str, Any
         cohorts=per_cohort, stats=table.to_dict("records"), stats_columns=list(table.columns),
         genesets=genesets, inputs=inputs, software=software, downloads=downloads or [],
         scoring_runs=scoring_runs_table(scoring_runs or []),
+        method_info=method_table(methods),
         n_sig=int((stats["q"] < 0.05).sum()), n_tests=int(stats["p"].notna().sum()),
         risk=risk_section(risk, stats),
     )

@@ -1,7 +1,9 @@
 """Gene-set scoring methods, one module each, registered in :data:`METHODS`.
 
 Adding a method touches one file: write ``scoring/<name>.py`` with a ``score(x, sets, **params)``
-function whose docstring carries the formula and reference, then add one line to ``METHODS``.
+function whose docstring carries the formula and reference and a ``METHOD = Method(...)``
+entry (name, summary, reference), then list it in ``METHODS`` below and its name in
+:data:`ferroscope.constants.METHOD_NAMES`.
 """
 
 from __future__ import annotations
@@ -19,36 +21,10 @@ from ._base import Method
 
 log = logging.getLogger(__name__)
 
+#: every method by name, collected from the ``METHOD`` each method module declares
 METHODS: dict[str, Method] = {
-    "ssgsea": Method("ssgsea", ssgsea.score, single_sample=True, post=ssgsea.normalise,
-                     summary="single-sample GSEA (rank-weighted random walk), GSVA-style",
-                     reference="Barbie 2009 Nature; Hänzelmann 2013 BMC Bioinformatics"),
-    "gsva": Method("gsva", gsva.score, single_sample=False,
-                   summary="GSVA: CDF per gene across samples (direct ECDF or kernel, R 2.x "
-                           "kcdf rule), then a rank random walk",
-                   reference="Hänzelmann 2013 BMC Bioinformatics (R GSVA 2.x arithmetic; "
-                             "1.46 with scoring.gsva.compat)"),
-    "singscore": Method("singscore", singscore.score, single_sample=True,
-                        summary="scaled, centred mean rank of the set within each sample",
-                        reference="Foroutan 2018 BMC Bioinformatics"),
-    "zscore": Method("zscore", zscore.score, single_sample=False,
-                     summary="combined z-score: sum of gene z-scores / sqrt(k)",
-                     reference="Lee 2008 PLoS Comput Biol"),
-    "plage": Method("plage", plage.score, single_sample=False,
-                    summary="first right singular vector of the set's z-scored genes",
-                    reference="Tomfohr 2005 BMC Bioinformatics"),
-    "mean_z": Method("mean_z", mean_z.score, single_sample=False,
-                     summary="mean of genes z-scored across the cohort's samples",
-                     reference="Lee 2008 PLoS Comput Biol (unweighted combined z)"),
-    # peers, for comparison runs and benchmarks (slow; not for production)
-    "scanpy_score_genes": Method("scanpy_score_genes", peers.scanpy_score_genes,
-                                 single_sample=False,
-                                 summary="scanpy.tl.score_genes (set minus control genes)",
-                                 reference="Satija 2015 Nat Biotechnol; scanpy"),
-    "gseapy_ssgsea": Method("gseapy_ssgsea", peers.gseapy_ssgsea, single_sample=True,
-                            summary="gseapy.ssgsea, unnormalised ES",
-                            reference="Barbie 2009 Nature; gseapy"),
-}
+    m.name: m for m in (ssgsea.METHOD, gsva.METHOD, singscore.METHOD, zscore.METHOD,
+                        plage.METHOD, mean_z.METHOD, *peers.METHODS)}
 
 
 def unusable_genes(expr: pd.DataFrame) -> dict[str, str]:

@@ -65,6 +65,7 @@ import numba
 import numpy as np
 from scipy.special import ndtr, pdtr
 
+from ._base import Method
 from ._sets import SetIndex
 from ._threads import c_order, over_row_blocks, transposed
 
@@ -658,3 +659,11 @@ def score(x: np.ndarray, sets: list[np.ndarray], *, kcdf: str = "auto",
     bw = bandwidths(x)
     r = gene_statistics(x, kernel, bw, missing=missing)
     return walk_scores(r, sets, x=x, bw=bw, **opts)
+
+
+#: this method's registry entry (collected in :data:`ferroscope.scoring.METHODS`)
+METHOD = Method("gsva", score, single_sample=False,
+                summary="GSVA: CDF per gene across samples (direct ECDF or kernel, R 2.x kcdf "
+                        "rule), then a rank random walk",
+                reference="Hänzelmann 2013 BMC Bioinformatics (R GSVA 2.x arithmetic; 1.46 with "
+                          "scoring.gsva.compat)")

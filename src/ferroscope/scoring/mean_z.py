@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._base import Method
+
 
 def score(x: np.ndarray, sets: list[np.ndarray], *, missing: str = "na.rm", min_size: int = 1,
           **_: object) -> np.ndarray:
@@ -34,3 +36,9 @@ def score(x: np.ndarray, sets: list[np.ndarray], *, missing: str = "na.rm", min_
         with np.errstate(invalid="ignore", divide="ignore"):
             out[i] = total / k
     return out
+
+
+#: this method's registry entry (collected in :data:`ferroscope.scoring.METHODS`)
+METHOD = Method("mean_z", score, single_sample=False,
+                summary="mean of genes z-scored across the cohort's samples",
+                reference="Lee 2008 PLoS Comput Biol (unweighted combined z)")

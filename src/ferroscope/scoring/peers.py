@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ._base import Method
+
 
 def _names(n: int) -> list[str]:
     return [f"g{i}" for i in range(n)]
@@ -42,3 +44,13 @@ def gseapy_ssgsea(x: np.ndarray, sets: list[np.ndarray], *, threads: int = 1,
                         verbose=False)
     es = res.res2d.pivot(index="Term", columns="Name", values="ES").astype(float)
     return es.loc[list(gmt), df.columns].to_numpy()
+
+
+#: the peers' registry entries (comparison runs and benchmarks; slow, not for production)
+METHODS = (
+    Method("scanpy_score_genes", scanpy_score_genes, single_sample=False,
+           summary="scanpy.tl.score_genes (set minus control genes)",
+           reference="Satija 2015 Nat Biotechnol; scanpy"),
+    Method("gseapy_ssgsea", gseapy_ssgsea, single_sample=True,
+           summary="gseapy.ssgsea, unnormalised ES", reference="Barbie 2009 Nature; gseapy"),
+)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._base import Method
 from .gsva import drop_constant
 from .zscore import standardise
 
@@ -50,3 +51,9 @@ def score(x: np.ndarray, sets: list[np.ndarray], *, missing: str = "na.rm", min_
             v = -v
         out[i, cols] = v
     return out
+
+
+#: this method's registry entry (collected in :data:`ferroscope.scoring.METHODS`)
+METHOD = Method("plage", score, single_sample=False,
+                summary="first right singular vector of the set's z-scored genes",
+                reference="Tomfohr 2005 BMC Bioinformatics")

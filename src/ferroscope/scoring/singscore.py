@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._base import Method
 from ._threads import over_row_blocks
 
 
@@ -77,3 +78,9 @@ def score(x: np.ndarray, sets: list[np.ndarray], *, center: bool = True,
         with np.errstate(invalid="ignore", divide="ignore"):
             out[i] = (mean_rank - low) / (high - low) - (0.5 if center else 0.0)
     return out
+
+
+#: this method's registry entry (collected in :data:`ferroscope.scoring.METHODS`)
+METHOD = Method("singscore", score, single_sample=True,
+                summary="scaled, centred mean rank of the set within each sample",
+                reference="Foroutan 2018 BMC Bioinformatics")

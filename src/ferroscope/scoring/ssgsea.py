@@ -41,6 +41,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ._base import Method
 from ._sets import SetIndex
 from ._threads import transposed
 from .gsva import _row_orders
@@ -120,3 +121,9 @@ def normalise(es: np.ndarray, params: dict) -> np.ndarray:
         return es
     span = np.nanmax(es) - np.nanmin(es)
     return es / span if span > 0 else es
+
+
+#: this method's registry entry (collected in :data:`ferroscope.scoring.METHODS`)
+METHOD = Method("ssgsea", score, single_sample=True, post=normalise,
+                summary="single-sample GSEA (rank-weighted random walk), GSVA-style",
+                reference="Barbie 2009 Nature; Hänzelmann 2013 BMC Bioinformatics")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._base import Method
 from .gsva import drop_constant
 
 
@@ -58,3 +59,9 @@ def score(x: np.ndarray, sets: list[np.ndarray], *, missing: str = "na.rm", min_
             with np.errstate(invalid="ignore", divide="ignore"):
                 out[i] = total / np.sqrt(k)
     return out
+
+
+#: this method's registry entry (collected in :data:`ferroscope.scoring.METHODS`)
+METHOD = Method("zscore", score, single_sample=False,
+                summary="combined z-score: sum of gene z-scores / sqrt(k)",
+                reference="Lee 2008 PLoS Comput Biol")
