@@ -5,7 +5,9 @@ sets of 10-200 genes. Every measurement runs in its own Python process so that i
 (ru_maxrss) is its own. Each printed row says how it was timed:
 
 * ``in-function``: the scoring call alone; the matrix is built in that process before the clock
-  starts (imports and numba compilation are done first, on a small matrix).
+  starts (imports and numba compilation are done first, on a small matrix), in the layout the
+  workflow's score step passes (genes x samples viewed from the prepared samples x genes
+  matrix: each sample contiguous, as for the floor).
 * ``whole-process``: the wall time of a fresh ``python`` process doing what the workflow's score
   step does for one cohort: start, import, read an h5ad (written beforehand), score, write the
   table. This is what a user waits for per cohort and method.
@@ -162,6 +164,11 @@ def worker(method: str, impl: str, n_samples: int, out: str) -> None:
     RUNNERS[impl](method, x[:300, :12].copy(), [np.arange(10), np.arange(20, 40)])
     if impl == "numpy":  # the floor sorts columns: lay them out contiguously before the clock
         run_floor.xt = np.ascontiguousarray(x.T)
+    if impl == "ferroscope":
+        # the layout the score step hands over: genes x samples as a view of the prepared
+        # cohort's samples x genes matrix (Fortran order), so each sample is contiguous, as
+        # for the floor; methods that need gene rows contiguous (GSVA) re-lay it inside the clock
+        x = np.asfortranarray(x)
     start = time.perf_counter()
     scores = RUNNERS[impl](method, x, sets)
     seconds = time.perf_counter() - start
