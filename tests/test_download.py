@@ -300,6 +300,7 @@ def test_fetch_script_logs_progress_and_names_the_mirror_key(mirror, tmp_path):
     assert leftovers(tmp_path / "dl") == []
 
 
+@pytest.mark.slow
 @pytest.mark.bad_input
 def test_sigterm_to_the_fetch_script_leaves_no_part(mirror, tmp_path):
     mirror.faults["/" + MATRIX] = ["trickle"]

@@ -18,6 +18,10 @@ from ferroscope import riskmodel
 
 from .rref import run_r
 
+# R runs in every test: a whole-suite test, not for the fast lane
+pytestmark = pytest.mark.slow
+
+
 GLMNET_R = """
 suppressMessages({library(glmnet); library(survival)})
 d <- read.delim("d.tsv"); lam <- read.delim("lam.tsv")$lambda

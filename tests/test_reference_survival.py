@@ -10,6 +10,10 @@ from ferroscope.survival import cox_per_sd, fit_cox, maxstat_logrank
 
 from .rref import run_r
 
+# R runs in every test: a whole-suite test, not for the fast lane
+pytestmark = pytest.mark.slow
+
+
 R_CODE = """
 suppressMessages({library(survival); library(maxstat)})
 d <- read.delim("d.tsv")

@@ -324,6 +324,7 @@ def _finish(proc: subprocess.Popen, timeout: float) -> str:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.bad_input
 def test_snakemake_with_hanging_slurm_stops_with_one_message(tmp_path):
     """Every SLURM tool hangs (the plugin's own `scontrol show config` too, 10 s at import)."""
