@@ -266,11 +266,11 @@ def volcano_plot(stats: pd.DataFrame, method: str, endpoint: str, div_id: str) -
                                "%{customdata[2]:.3g}, q = %{customdata[3]:.3g}"
                                "<extra></extra>")))
     top = np.argsort(q, kind="stable")[:5]
-    for i in top:
+    for rank, i in enumerate(top):  # labels at staggered heights, so neighbours stay legible
         r = d.iloc[i]
         fig.add_annotation(x=np.log10(r["estimate"]) if not auc else r["estimate"], y=y[i],
-                           text=_esc(r["set"]), showarrow=True, arrowhead=0, ax=0, ay=-18,
-                           font={"size": 10})
+                           text=_esc(r["set"]), showarrow=True, arrowhead=0, ax=0,
+                           ay=-16 - 16 * (rank % 3), font={"size": 10})
     fig.add_hline(y=-np.log10(0.05), line_dash="dot", line_color="#c0392b",
                   annotation_text="q = 0.05", annotation_position="bottom right")
     fig.add_vline(x=0.5 if auc else 1.0, line_dash="dash", line_color="#999")
