@@ -19,7 +19,7 @@ from ferroscope.errors import FerroscopeError
 from ferroscope.prepare import MISSING_TOKENS, standardise_clinical
 from ferroscope.sources import geo
 
-from .conftest import REPO, local_cohort_config, make_workdir, run_snakemake
+from .conftest import REPO, demo_config, local_cohort_config, make_workdir, run_snakemake
 
 SCHEMAS = REPO / "workflow" / "schemas"
 
@@ -288,7 +288,7 @@ def test_samples_keep_undeclared_value_stops():
 
 @pytest.fixture()
 def cfg():
-    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    return demo_config()
 
 
 def check(cfg):
