@@ -284,3 +284,29 @@ def test_demo_mix_runs_when_asked_for(cfg):
         check(cfg)
     cfg["allow_demo_mix"] = True
     assert set(check(cfg)["cohorts"]) == {"demo", "demo_validation", "mine"}
+
+
+@pytest.mark.bad_input
+def test_expression_limit_without_a_reason_fails_validation(cfg):
+    cfg["cohorts"]["demo"]["expression_limits"] = {"max": 40}
+    with pytest.raises(FerroscopeError) as err:
+        check(cfg)
+    msg = str(err.value)
+    assert "cohorts.demo.expression_limits.reason" in msg and "Fix: add the key" in msg
+    cfg["cohorts"]["demo"]["expression_limits"] = {"max": 40, "reason": "  "}
+    with pytest.raises(FerroscopeError, match=r"expression_limits\.reason"):
+        check(cfg)
+    cfg["cohorts"]["demo"]["expression_limits"] = {"max": 40, "reason": "spike-ins at 2^35"}
+    assert check(cfg)["cohorts"]["demo"]["expression_limits"]["max"] == 40
+
+
+@pytest.mark.bad_input
+def test_unknown_gsva_kcdf_lists_every_accepted_value():
+    import numpy as np
+
+    from ferroscope.scoring import gsva
+
+    x = np.random.default_rng(0).normal(size=(20, 10))
+    with pytest.raises(ValueError, match="unknown kcdf 'gaussian'; use 'auto', 'none', "
+                                         "'Gaussian' or 'Poisson'"):
+        gsva.score(x, [np.arange(5)], kcdf="gaussian")

@@ -37,6 +37,7 @@ def test_config_validation_imports_no_numerical_library():
         "from ferroscope.config import validate_config\n"
         f"repo = Path({str(REPO)!r})\n"
         "cfg = yaml.safe_load((repo / 'config' / 'config.yaml').read_text())\n"
+        "cfg.update(yaml.safe_load((repo / 'config' / 'demo.yaml').read_text()))\n"
         "validate_config(cfg, schema_dir=repo / 'workflow' / 'schemas', base_dir=repo)\n"
         "heavy = ('numpy', 'pandas', 'scipy', 'anndata', 'numba', 'h5py', 'matplotlib')\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"

@@ -55,6 +55,14 @@ SCALE_MEANING = {
                  "or the array's reference channel), relative to the cohort's other samples",
 }
 DEFAULT_MISSING = {"max_fraction": 0.2}
+#: Plausible values per scale (inclusive), checked once the scale is known (declared or
+#: detected); a value outside stops the run. log2: 2^30 is a billion-fold intensity, above any
+#: 16-bit array scanner (< 2^16), TPM (< 2^20 by definition) or read count of one gene; -30 is
+#: 1e-9, below log2(TPM + 0.001) = -10 (UCSC Xena) and any measured intensity. linear: the same
+#: bound before log2(x + 1), and no negative intensity or count. log_ratio: +-20 is a
+#: million-fold change against the reference, beyond any measured ratio. Wider limits need a
+#: reason (``cohorts.<id>.expression_limits``).
+PLAUSIBLE_RANGE = {"log2": (-30.0, 30.0), "linear": (0.0, 2.0**30), "log_ratio": (-20.0, 20.0)}
 
 _MONTHS = "jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec"
 _EXCEL_PATTERNS = [
@@ -122,8 +130,12 @@ class PrepareNotes:
     missing_cells_dropped: int = 0
     missing_cells_kept: int = 0
     missing_genes_kept: int = 0
+    plausible_range: str = ""
+    sample_ids_stripped: list[str] = field(default_factory=list)
     samples_without_clinical: list[str] = field(default_factory=list)
     clinical_without_expression: int = 0
+    clinical_ids_stripped: int = 0
+    clinical_workbook: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items()}
@@ -147,7 +159,7 @@ def read_expression(path: str, *, what: str = "expression matrix",
     """
     from .io import read_table
 
-    df = read_table(path, what=what, field=field)
+    df = read_table(path, what=what, field=field, workbook=False)
     if not isinstance(df.index, pd.RangeIndex):
         # the header has one field fewer than the rows (R's write.table): pandas made the first
         # column the index; give it a name and treat it like a gene column
@@ -198,9 +210,48 @@ def read_expression(path: str, *, what: str = "expression matrix",
     return df.astype(np.float64)
 
 
+def plausible_range(scale: str, limits: dict[str, Any] | None = None) -> tuple[float, float]:
+    """(low, high) of the values possible on ``scale``: :data:`PLAUSIBLE_RANGE`, with a
+    cohort's ``expression_limits`` (``min``/``max``, given with a reason) replacing either."""
+    lo, hi = PLAUSIBLE_RANGE[scale]
+    limits = limits or {}
+    return float(limits.get("min", lo)), float(limits.get("max", hi))
+
+
+def check_plausible(expr: pd.DataFrame, scale: str, *, how: str,
+                    limits: dict[str, Any] | None = None, source: str = "",
+                    cohort: str = "") -> str:
+    """Stop when a value lies outside the plausible range of ``scale`` (missing cells are
+    skipped), naming gene, sample, value, scale and the fix. ``how`` says where the scale came
+    from (declared or detected). Returns the range as text for the prepare notes."""
+    lo, hi = plausible_range(scale, limits)
+    values = expr.to_numpy(dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        bad = (values < lo) | (values > hi)
+    reason = (limits or {}).get("reason")
+    text = f"{lo:g} to {hi:g} ({'expression_limits: ' + reason if reason else scale + ' default'})"
+    if not bad.any():
+        return text
+    key = f"cohorts.{cohort}." if cohort else ""
+    worst = values[bad][np.argmax(np.abs(values[bad]))]
+    rows, cols = np.nonzero(bad)
+    first = ", ".join(f"(gene {expr.index[r]!r}, sample {expr.columns[c]!r}: {values[r, c]:.6g})"
+                      for r, c in zip(rows[:3], cols[:3], strict=True))
+    raise FerroscopeError(
+        f"{int(bad.sum())} value(s) lie outside the plausible range of the {scale} scale "
+        f"({how}): {text}; first: {first}; most extreme {worst:.6g}.",
+        file=source, field=f"{key}expression_scale",
+        fix=f"if the matrix is not on the {scale} scale, set {key}expression_scale (log2, "
+            "linear for unlogged intensities or counts, log_ratio for centred ratios); if the "
+            "cell is corrupted (a broken export, a sentinel such as 1e300 or -9999), correct "
+            "it or leave it empty (missing); if such values are real, widen the range with "
+            f"{key}expression_limits: {{max: ..., reason: \"...\"}}.")
+
+
 def harmonise_expression(raw: pd.DataFrame, aliases: Any = None, *, scale: str = "auto",
                          source: str = "", missing: dict[str, Any] | None = None,
-                         missing_key: str = "missing") -> tuple[pd.DataFrame, PrepareNotes]:
+                         missing_key: str = "missing", limits: dict[str, Any] | None = None,
+                         cohort: str = "") -> tuple[pd.DataFrame, PrepareNotes]:
     """Check names and values, apply the missing-value policy, detect and fix the scale,
     collapse duplicated genes. Returns genes x samples with the matrix's own gene names.
 
@@ -209,17 +260,31 @@ def harmonise_expression(raw: pd.DataFrame, aliases: Any = None, *, scale: str =
     backward compatibility and ignored. Missing values: a gene missing in more than
     ``missing['max_fraction']`` of the samples (and every gene with no finite value) is
     dropped and listed in the notes; the remaining missing cells stay NaN for the scoring
-    methods' missing-value policy. ``missing_key`` names the config key in messages.
+    methods' missing-value policy. ``missing_key`` names the config key in messages. Once the
+    scale is known every value must lie in its plausible range (:func:`check_plausible`;
+    ``limits`` = the cohort's ``expression_limits``). Surrounding whitespace of sample ids is
+    stripped (as of clinical ids) and the changed ids listed in the notes.
     """
     del aliases
     notes = PrepareNotes()
     policy = {**DEFAULT_MISSING, **(missing or {})}
     max_fraction = float(policy["max_fraction"])
     notes.missing_max_fraction = max_fraction
-    if raw.columns.has_duplicates:
-        dup = raw.columns[raw.columns.duplicated()][0]
-        raise FerroscopeError(f"sample id '{dup}' appears twice.", file=source, field=str(dup),
+    ids = pd.Index([str(c).strip() for c in raw.columns])
+    notes.sample_ids_stripped = [str(c) for c in raw.columns if str(c) != str(c).strip()]
+    if ids.has_duplicates:
+        dup = ids[ids.duplicated()][0]
+        raise FerroscopeError(f"sample id '{dup}' appears twice"
+                              + (" (after stripping surrounding spaces)"
+                                 if notes.sample_ids_stripped else "") + ".",
+                              file=source, field=str(dup),
                               fix="give every sample column a unique id.")
+    if notes.sample_ids_stripped:
+        log.warning("%s: surrounding whitespace stripped from %d sample id(s) of the matrix "
+                    "header (as from clinical ids), e.g. %s", source,
+                    len(notes.sample_ids_stripped),
+                    ", ".join(repr(s) for s in notes.sample_ids_stripped[:5]))
+        raw = raw.set_axis(ids, axis=1)
     names = pd.Index([str(n).strip() for n in raw.index])
     keep = (names != "") & (names.str.lower() != "nan")
     notes.empty_names_dropped = int((~keep).sum())
@@ -276,22 +341,27 @@ def harmonise_expression(raw: pd.DataFrame, aliases: Any = None, *, scale: str =
     if scale == "auto":
         scale = guess
         notes.scale_detected = f"{scale} (auto: {why})"
+        how = f"detected: {why}"
     else:
         notes.scale_detected = f"{scale} (from config; data: {why})"
-    if scale == "linear":
+        how = "declared in expression_scale"
+    if scale == "linear" and "min" not in (limits or {}):
         if finite.min() < 0:
             raise FerroscopeError(
                 f"negative values (down to {finite.min():.3g}) in a matrix declared or "
                 "detected linear.", file=source, field="expression_scale",
                 fix="set expression_scale: log2 for log-scale data, or log_ratio for centred "
                     "log ratios (two-colour arrays, tumour/normal).")
-        expr = np.log2(expr + 1.0)
-        notes.log_transformed = True
     elif scale == "log_ratio" and guess == "linear":
         raise FerroscopeError(
             f"the matrix is declared log_ratio but looks linear ({why}).", file=source,
             field="expression_scale",
             fix="set expression_scale: linear (or auto) for unlogged intensities or counts.")
+    notes.plausible_range = check_plausible(expr, scale, how=how, limits=limits, source=source,
+                                            cohort=cohort)
+    if scale == "linear":
+        expr = np.log2(expr + 1.0)
+        notes.log_transformed = True
     notes.scale = scale
     notes.score_meaning = SCALE_MEANING[scale]
 
@@ -472,6 +542,7 @@ def standardise_clinical(raw: pd.DataFrame, mapping: dict[str, Any], *, source: 
 
     sid_raw = need(mapping["sample_id"], "sample_id")
     sid = sid_raw.astype(str).str.strip()
+    ids_stripped = int((sid != sid_raw.astype(str)).sum())
     if _missing(sid_raw).any():
         raise FerroscopeError(
             f"{int(_missing(sid_raw).sum())} row(s) have no sample id in column "
@@ -578,6 +649,7 @@ def standardise_clinical(raw: pd.DataFrame, mapping: dict[str, Any], *, source: 
     for cov in mapping.get("covariates", []):
         out[cov] = need(cov, "covariates").to_numpy()
     out.attrs["mapping"] = records
+    out.attrs["ids_stripped"] = ids_stripped
     for r in records:
         log.info("%s: %s from column '%s': %d kept, %d dropped (%s)", cohort, r["mapping"],
                  r["column"], r["kept"], r["dropped"],
@@ -596,19 +668,36 @@ def build_anndata(expr: pd.DataFrame, clinical: pd.DataFrame, notes: PrepareNote
     (an ``inf`` cell, or a number beyond the float64 range) stops with a named error instead of
     travelling on as ``inf``. ``source_expression`` names the matrix file in that message.
     """
+    notes.clinical_ids_stripped = int(clinical.attrs.get("ids_stripped", 0))
     clin = clinical.set_index("sample_id")
-    in_both = [s for s in expr.columns if s in clin.index]
-    notes.samples_without_clinical = [str(s) for s in expr.columns if s not in clin.index]
-    notes.clinical_without_expression = int(len(clin.index.difference(expr.columns)))
-    if not in_both:
+    in_clin = expr.columns.isin(clin.index)
+    notes.samples_without_clinical = [str(s) for s in expr.columns[~in_clin]]
+    only_clin = clin.index.difference(expr.columns)
+    notes.clinical_without_expression = len(only_clin)
+    near = near_matches(notes.samples_without_clinical, list(only_clin))
+    if near:
+        rule, pairs = near
+        raise FerroscopeError(
+            f"{len(pairs)} matrix column(s) have no clinical row but would match one "
+            f"{rule}: {', '.join(f'{m!r} ~ {c!r}' for m, c in pairs[:5])}"
+            f"{', ...' if len(pairs) > 5 else ''} ({int(in_clin.sum())} ids match exactly; "
+            f"{len(notes.samples_without_clinical)} matrix columns without a clinical row, "
+            f"{len(only_clin)} clinical rows without a matrix column). Ids are compared "
+            "exactly, after stripping surrounding whitespace.", file=source,
+            field=f"cohorts.{cohort}.clinical.sample_id",
+            fix="write the ids identically in the matrix header and the clinical table (the "
+                "rule above shows how they differ), or point clinical.sample_id at the column "
+                "holding the matrix's ids.")
+    if not in_clin.any():
         raise FerroscopeError(
             "no sample id of the expression matrix is in the clinical table "
             f"(matrix: {list(expr.columns[:3])}..., clinical: {list(clin.index[:3])}...).",
             file=source, field="clinical.sample_id",
             fix="point clinical.sample_id at the column holding the matrix's sample ids.")
-    if notes.samples_without_clinical:
-        log.warning("%s: %d samples without a clinical row are kept with empty clinical fields",
-                    cohort, len(notes.samples_without_clinical))
+    if notes.samples_without_clinical or len(only_clin):
+        log.warning("%s: %d matrix columns without a clinical row are kept with empty clinical "
+                    "fields; %d clinical rows without a matrix column are not used", cohort,
+                    len(notes.samples_without_clinical), len(only_clin))
     obs = clin.reindex(expr.columns)
     obs.index.name = "sample_id"
     for col in obs.columns:
@@ -634,6 +723,41 @@ def build_anndata(expr: pd.DataFrame, clinical: pd.DataFrame, notes: PrepareNote
     adata.uns["prepare"] = json.dumps(notes.as_dict())
     adata.uns["provenance"] = json.dumps(provenance)
     return adata
+
+
+def near_matches(matrix_ids: list[str],
+                 clinical_ids: list[str]) -> tuple[str, list[tuple[str, str]]] | None:
+    """The rule under which unmatched matrix ids would match unmatched clinical ids, with the
+    pairs: case folding, or removing a prefix or suffix shared by the ids of one side (the
+    most common one). None when no rule matches any pair."""
+    if not matrix_ids or not clinical_ids:
+        return None
+    folded = {c.casefold(): c for c in clinical_ids}
+    pairs = [(m, folded[m.casefold()]) for m in matrix_ids if m.casefold() in folded]
+    if pairs:
+        return "after case folding", pairs
+    best: tuple[str, list[tuple[str, str]]] | None = None
+    for longer, shorter, side in ((matrix_ids, clinical_ids, "matrix"),
+                                  (clinical_ids, matrix_ids, "clinical")):
+        for kind, found in _affixes(longer, set(shorter)).items():
+            for affix, hits in found.items():
+                if best is None or len(hits) > len(best[1]):
+                    pairs = hits if side == "matrix" else [(b, a) for a, b in hits]
+                    best = f"after removing the {kind} {affix!r} of the {side} ids", pairs
+    return best
+
+
+def _affixes(longer: list[str], target: set[str]) -> dict[str, dict[str, list[tuple[str, str]]]]:
+    """prefix/suffix -> affix -> (id, id without it) for the ids of ``longer`` that become an
+    id of ``target`` once a prefix or a suffix is removed (one pass per distinct length)."""
+    out: dict[str, dict[str, list[tuple[str, str]]]] = {"prefix": {}, "suffix": {}}
+    for n in {len(s) for s in target}:
+        for x in longer:
+            if len(x) > n and x[-n:] in target:
+                out["prefix"].setdefault(x[:-n], []).append((x, x[-n:]))
+            if len(x) > n and x[:n] in target:
+                out["suffix"].setdefault(x[n:], []).append((x, x[:n]))
+    return out
 
 
 def _input_path(provenance: dict[str, Any], role: str) -> str:

@@ -26,9 +26,14 @@ with step_logging(snakemake.log[0], "prepare") as log:
     missing_key = (f"cohorts.{cohort_id}.missing" if "missing" in cfg else "missing")
     expr, notes = prepare.harmonise_expression(
         raw, scale=cfg["expression_scale"], source=snakemake.input.expression,
-        missing=snakemake.params.missing, missing_key=missing_key)
+        missing=snakemake.params.missing, missing_key=missing_key,
+        limits=cfg.get("expression_limits"), cohort=cohort_id)
     clin_raw = read_table(snakemake.input.clinical, what=f"clinical table of cohort {cohort_id}",
-                          field=f"cohorts.{cohort_id}.clinical_table" if local else None)
+                          field=f"cohorts.{cohort_id}.clinical_table" if local else None,
+                          sheet=cfg.get("clinical_sheet"))
+    notes.clinical_workbook = clin_raw.attrs.get("workbook", "")
+    if notes.clinical_workbook:
+        log.info("%s: clinical table read from %s", cohort_id, notes.clinical_workbook)
     clinical = prepare.standardise_clinical(clin_raw, cfg["clinical"],
                                             source=snakemake.input.clinical, cohort=cohort_id)
     adata = prepare.build_anndata(expr, clinical, notes, cohort=cohort_id,

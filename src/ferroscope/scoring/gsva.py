@@ -303,7 +303,7 @@ def gene_statistics(x: np.ndarray, kcdf: str = "Gaussian", bw: np.ndarray | None
             raise ValueError("the Poisson kernel needs non-negative counts")
         tails = _poisson_left_tails(x)
     else:
-        raise ValueError(f"unknown kcdf {kcdf!r}; use 'Gaussian' or 'Poisson'")
+        raise ValueError(f"unknown kcdf {kcdf!r}; use 'auto', 'none', 'Gaussian' or 'Poisson'")
     left = tails / n
     with np.errstate(divide="ignore"):
         return -1.0 * np.log((1.0 - left) / left)
