@@ -87,25 +87,12 @@ def is_series_matrix(path: Path) -> bool:
     return False
 
 
-def _series_header(path: Path) -> dict[str, list[list[str]]]:
-    header: dict[str, list[list[str]]] = {}
-    with _open_text(path) as fh:
-        for line in fh:
-            if line.startswith("!series_matrix_table_begin"):
-                break
-            if line.startswith("!"):
-                key = line.split("\t", 1)[0][1:].strip()
-                cells = [c.strip().strip('"') for c in line.rstrip("\n").split("\t")[1:]]
-                header.setdefault(key, []).append(cells)
-    return header
-
-
 def read_geo(path: Path) -> Inspection:
     """A GEO series matrix: samples, characteristics, platforms, supplements, values."""
     from .sources import geo
 
     sm = geo.read_series_matrix(path)
-    header = _series_header(path)
+    header = sm.header
     m = MATRIX_NAME_RE.match(path.name)
     acc = (header.get("Series_geo_accession") or [[m.group(1) if m else ""]])[0][0]
     per_sample = [p for row in header.get("Sample_platform_id", []) for p in row]

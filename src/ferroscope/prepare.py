@@ -31,13 +31,12 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from .constants import ENDPOINTS
+from .constants import ENDPOINTS, MONTHS_PER_UNIT
 from .errors import FerroscopeError
 from .io import atomic_path, first_infinite
 
 log = logging.getLogger(__name__)
 
-MONTHS_PER = {"days": 1 / 30.4375, "weeks": 7 / 30.4375, "months": 1.0, "years": 12.0}
 LINEAR_P99_THRESHOLD = 100.0
 
 
@@ -582,7 +581,7 @@ def standardise_clinical(raw: pd.DataFrame, mapping: dict[str, Any], *, source: 
                            "event_values (the event happened), censor_values (censored) or "
                            "exclude_values (mapped to missing on purpose).")
         ev = label.map({"event": 1.0, "censored": 0.0}).astype(float)
-        months = t * MONTHS_PER[tmap["unit"]]
+        months = t * MONTHS_PER_UNIT[tmap["unit"]]
         complete = months.notna() & ev.notna()
         out[f"{ep}_time_months"] = months.to_numpy()
         out[f"{ep}_event"] = ev.to_numpy()

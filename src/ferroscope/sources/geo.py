@@ -31,7 +31,7 @@ import gzip
 import io
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -76,6 +76,8 @@ class SeriesMatrix:
     expression: pd.DataFrame  # probes x GSM
     samples: pd.DataFrame     # GSM x (title, source_name, characteristics...)
     platforms: list[str]
+    #: every ``!Key`` header line's cells, by key without the ``!`` (a key may repeat)
+    header: dict[str, list[list[str]]] = field(default_factory=dict)
 
 
 def _cells(line: str) -> list[str]:
@@ -139,7 +141,7 @@ def read_series_matrix(path: str | Path) -> SeriesMatrix:
     if missing:
         raise FerroscopeError(f"table column(s) {missing[:3]} are not among the samples.",
                               file=str(path), fix="use the original GEO file.")
-    return SeriesMatrix(expr, samples, platforms)
+    return SeriesMatrix(expr, samples, platforms, header)
 
 
 SYMBOL_COLUMNS = ("Gene symbol", "Gene Symbol", "Symbol", "GENE_SYMBOL", "symbol", "ORF")
