@@ -380,3 +380,24 @@ def test_near_matches_by_prefix_or_suffix_name_the_affix():
         "after removing the suffix '.CEL' of the clinical ids", [("P1", "P1.CEL"),
                                                                 ("P2", "P2.CEL")])
     assert near_matches(["X1"], ["Y2"]) is None and near_matches([], ["a"]) is None
+
+
+def test_prepared_uns_is_written_and_read_through_one_dataclass(tmp_path):
+    """The h5ad `uns` contract (issue 20): build_anndata writes every field of PreparedUns,
+    read back equal from the file; absent optional fields default, required ones are named."""
+    from ferroscope.checks import read_h5ad
+    from ferroscope.prepare import write_h5ad
+    from ferroscope.uns import PreparedUns
+
+    expr, clin = _id_case(["P000", "P001"], ["P000", "P001"])
+    out, notes = harmonise_expression(expr, scale="log2")
+    mapping = [{"mapping": "os_event", "column": "status", "kept": 2, "dropped": 0}]
+    adata = build_anndata(out, clin, notes, cohort="x", source="c.tsv",
+                          provenance={"inputs": []}, clinical_mapping=mapping,
+                          description="d <b>", platform="GPL1")
+    write_h5ad(adata, str(tmp_path / "p.h5ad"))
+    back = PreparedUns.read(read_h5ad(tmp_path / "p.h5ad").uns)
+    assert back == PreparedUns("x", notes.as_dict(), {"inputs": []}, mapping, "d <b>", "GPL1")
+    core = {"cohort": "y", "prepare": "{}", "provenance": "{}"}
+    assert PreparedUns.read(core) == PreparedUns("y", {}, {})
+    assert PreparedUns.missing({"cohort": "y"}) == ["prepare", "provenance"]

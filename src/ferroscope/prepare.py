@@ -21,7 +21,6 @@ named in config.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ import pandas as pd
 from .constants import ENDPOINTS, MONTHS_PER_UNIT
 from .errors import FerroscopeError
 from .io import atomic_path, first_infinite
+from .uns import PreparedUns
 
 log = logging.getLogger(__name__)
 
@@ -659,7 +659,8 @@ def standardise_clinical(raw: pd.DataFrame, mapping: dict[str, Any], *, source: 
 
 def build_anndata(expr: pd.DataFrame, clinical: pd.DataFrame, notes: PrepareNotes, *,
                   cohort: str, source: str, provenance: dict[str, Any],
-                  source_expression: str = "") -> ad.AnnData:
+                  source_expression: str = "", clinical_mapping: list[dict[str, Any]] | None
+                  = None, description: str = "", platform: str = "") -> ad.AnnData:
     """Join expression (genes x samples) and clinical on sample id; obs = samples.
 
     X is stored as float64 (the values as read, after the log step), so that scores computed
@@ -717,10 +718,9 @@ def build_anndata(expr: pd.DataFrame, clinical: pd.DataFrame, notes: PrepareNote
     # float64 end to end: float32 would move scores by up to 2e-4 against R (7 digits only).
     adata = ad.AnnData(X=values, obs=obs,
                        var=pd.DataFrame(index=pd.Index(expr.index.astype(str), name="gene")))
-    adata.uns["cohort"] = cohort
-    # JSON strings: h5ad stores them losslessly whatever their nesting.
-    adata.uns["prepare"] = json.dumps(notes.as_dict())
-    adata.uns["provenance"] = json.dumps(provenance)
+    PreparedUns(cohort=cohort, prepare=notes.as_dict(), provenance=provenance,
+                clinical_mapping=list(clinical_mapping or []), description=description,
+                platform=platform).write(adata.uns)
     return adata
 
 

@@ -36,16 +36,15 @@ with step_logging(snakemake.log[0], "prepare") as log:
         log.info("%s: clinical table read from %s", cohort_id, notes.clinical_workbook)
     clinical = prepare.standardise_clinical(clin_raw, cfg["clinical"],
                                             source=snakemake.input.clinical, cohort=cohort_id)
-    adata = prepare.build_anndata(expr, clinical, notes, cohort=cohort_id,
-                                  source=snakemake.input.clinical, provenance=prov)
-    log.info("%s: %d samples x %d genes; %s", cohort_id, adata.n_obs, adata.n_vars,
-             notes.scale_detected)
     # per clinical mapping: samples kept and dropped (shown in the report's cohort table)
     # (an assembled source adds its own, e.g. GEO's samples.keep; a local cohort has none)
     records = (json.loads(Path(snakemake.input.records).read_text())
                if "records" in snakemake.input.keys() else [])
-    adata.uns["clinical_mapping"] = json.dumps(records + clinical.attrs.get("mapping", []))
-    adata.uns["description"] = cfg.get("description", "")
-    adata.uns["platform"] = cfg.get("platform", "")
+    adata = prepare.build_anndata(
+        expr, clinical, notes, cohort=cohort_id, source=snakemake.input.clinical,
+        provenance=prov, clinical_mapping=records + clinical.attrs.get("mapping", []),
+        description=cfg.get("description", ""), platform=cfg.get("platform", ""))
+    log.info("%s: %d samples x %d genes; %s", cohort_id, adata.n_obs, adata.n_vars,
+             notes.scale_detected)
     prepare.write_h5ad(adata, snakemake.output.h5ad)
     write_tsv(adata.obs.reset_index(), snakemake.output.clinical)
