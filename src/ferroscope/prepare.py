@@ -542,6 +542,9 @@ def standardise_clinical(raw: pd.DataFrame, mapping: dict[str, Any], *, source: 
     sid_raw = need(mapping["sample_id"], "sample_id")
     sid = sid_raw.astype(str).str.strip()
     ids_stripped = int((sid != sid_raw.astype(str)).sum())
+    if ids_stripped:
+        log.warning("%s: surrounding whitespace stripped from %d clinical sample id(s) "
+                    "(column '%s')", cohort, ids_stripped, mapping["sample_id"])
     if _missing(sid_raw).any():
         raise FerroscopeError(
             f"{int(_missing(sid_raw).sum())} row(s) have no sample id in column "
