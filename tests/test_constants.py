@@ -19,10 +19,19 @@ def test_method_names_are_the_registered_methods():
     assert sorted(constants.METHOD_NAMES) == sorted(METHODS)
 
 
-def test_endpoints_are_the_prepare_endpoints_and_the_schema_enum():
-    from ferroscope import prepare
+def test_endpoints_are_the_clinical_endpoints_and_the_schema_enum():
+    import pandas as pd
 
-    assert prepare.ENDPOINTS is constants.ENDPOINTS
+    from ferroscope.clinical import standardise_clinical
+
+    raw = pd.DataFrame({"id": ["a", "b"], "t": [1.0, 2.0], "e": [1, 0]})
+    mapping = {"sample_id": "id"}
+    for ep in ("pfi", "os", "dss", "rfs", "dfs"):  # config order must not matter
+        mapping[f"{ep}_time"] = {"column": "t", "unit": "months"}
+        mapping[f"{ep}_event"] = {"column": "e", "event_values": [1], "censor_values": [0]}
+    out = standardise_clinical(raw, mapping, source="c.tsv", cohort="x")
+    mapped = [c.removesuffix("_time_months") for c in out.columns if c.endswith("_months")]
+    assert tuple(mapped) == constants.ENDPOINTS
     schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
     enum = schema["properties"]["survival"]["properties"]["endpoints"]["items"]["enum"]
     assert tuple(enum) == constants.ENDPOINTS

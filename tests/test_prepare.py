@@ -7,10 +7,7 @@ import pandas as pd
 import pytest
 
 from ferroscope.errors import FerroscopeError
-from ferroscope.genesets import AliasTable
 from ferroscope.prepare import build_anndata, harmonise_expression, standardise_clinical
-
-ALIASES = AliasTable({"FSP1": "AIFM2", "NRF2": "NFE2L2"})
 
 MAPPING = {
     "sample_id": "id",
@@ -32,7 +29,7 @@ def clinical(**over):
 def test_names_kept_duplicates_and_log2_detection():
     raw = pd.DataFrame([[100.0, 300.0], [10.0, 11.0], [1.0, 900.0], [5.0, 5.0], [7.0, 7.0]],
                        index=["FSP1", "GPX4", "GPX4", "", "NRF2"], columns=["a", "b"])
-    expr, notes = harmonise_expression(raw, ALIASES)
+    expr, notes = harmonise_expression(raw)
     assert notes.log_transformed and notes.scale_detected.startswith("linear")
     assert notes.scale == "linear"
     # matrix rows keep their own names: aliases map set members to rows, never the reverse
@@ -45,7 +42,7 @@ def test_names_kept_duplicates_and_log2_detection():
 
 def test_log_scale_is_left_alone():
     raw = pd.DataFrame([[7.0, 8.5], [3.0, 12.0]], index=["A", "B"], columns=["a", "b"])
-    expr, notes = harmonise_expression(raw, ALIASES)
+    expr, notes = harmonise_expression(raw)
     assert not notes.log_transformed
     pd.testing.assert_frame_equal(expr, raw.rename_axis("gene"))
 
@@ -54,7 +51,7 @@ def test_log_scale_is_left_alone():
 def test_duplicated_sample_column_is_named():
     raw = pd.DataFrame([[1.0, 2.0]], index=["A"], columns=["s1", "s1"])
     with pytest.raises(FerroscopeError, match="sample id 's1' appears twice"):
-        harmonise_expression(raw, ALIASES, source="m.tsv")
+        harmonise_expression(raw, source="m.tsv")
 
 
 def test_clinical_standardised_to_months_and_codes():

@@ -7,7 +7,7 @@ expression matrix, a clinical table), it prints:
 * each sample characteristic (or clinical column) with its distinct values and counts;
 * samples per platform and the series' supplementary files (``!Series_supplementary_file``);
 * the expression value range and what it looks like (log2, linear, centred log ratios) with
-  the fraction of missing cells (:func:`ferroscope.prepare.guess_scale`);
+  the fraction of missing cells (:func:`ferroscope.expression.guess_scale`);
 * a suggested ``cohorts:`` entry, every guess marked with a ``# guess`` comment
   (:mod:`ferroscope.suggest` describes the values and writes the entry).
 
@@ -106,8 +106,8 @@ def _looks_like_expression(df: pd.DataFrame) -> bool:
 
 def read_local(path: Path, clinical: Path | None = None) -> Inspection:
     """A local expression matrix (optionally with its clinical table), or a clinical table."""
+    from .expression import read_expression
     from .io import read_table
-    from .prepare import read_expression
 
     if clinical is None:
         df = read_table(path, what="table to inspect")

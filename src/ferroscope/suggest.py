@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .clinical import is_number
+
 if TYPE_CHECKING:
     from .inspect import Inspection
 
@@ -62,7 +64,7 @@ def describe_values(series: pd.Series) -> str:
 
 def expression_summary(expr: pd.DataFrame) -> tuple[str, str]:
     """(text line, scale guess) for a genes x samples matrix."""
-    from .prepare import guess_scale
+    from .expression import guess_scale
 
     x = expr.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
     fin = x[np.isfinite(x)]
@@ -131,17 +133,9 @@ def guess_endpoints(table: pd.DataFrame) -> dict[str, dict[str, Any]]:
             out[ep] = {"time": t, "unit": unit or "months", "unit_guessed": unit is None,
                        "event": e, "event_values": [1] if numeric else ev,
                        "censor_values": ([int(float(v)) if float(v).is_integer() else float(v)
-                                          for v in rest if _is_number(v)] if numeric else rest),
+                                          for v in rest if is_number(v)] if numeric else rest),
                        "observed": vals}
     return out
-
-
-def _is_number(v: str) -> bool:
-    try:
-        float(v)
-    except ValueError:
-        return False
-    return True
 
 
 def _is_one(v: str) -> bool:

@@ -1,6 +1,7 @@
 """The prepared cohort's ``adata.uns``: what the prepare step writes and later steps read.
 
-One dataclass, written by :func:`ferroscope.prepare.build_anndata` and read with
+:class:`PrepareNotes` records what the prepare step did; :class:`PreparedUns` is the whole
+``uns``, written by :func:`ferroscope.prepare.build_anndata` and read with
 :meth:`PreparedUns.read` (:func:`ferroscope.checks.read_h5ad` checks the required keys). Nested
 values are stored as JSON strings: h5ad keeps them losslessly whatever their nesting.
 """
@@ -22,7 +23,7 @@ class PreparedUns:
     """The ``uns`` of ``results/{cohort}/prepared.h5ad``."""
 
     cohort: str
-    #: what the prepare step did (:class:`ferroscope.prepare.PrepareNotes` as a dict)
+    #: what the prepare step did (:class:`PrepareNotes` as a dict)
     prepare: dict[str, Any]
     #: inputs with checksums, parameters, software versions (:mod:`ferroscope.provenance`)
     provenance: dict[str, Any]
@@ -48,3 +49,33 @@ class PreparedUns:
             raise KeyError(f"uns lacks {cls.missing(uns)} (not a prepared cohort)")
         values = {k: uns[k] for k in cls.__dataclass_fields__ if k in uns}
         return cls(**{k: json.loads(v) if k in _JSON else str(v) for k, v in values.items()})
+
+
+@dataclass
+class PrepareNotes:
+    """What the prepare step did (:mod:`ferroscope.expression`, :mod:`ferroscope.prepare`),
+    stored as ``PreparedUns.prepare`` and shown in the report's preparation notes."""
+
+    scale_detected: str = ""
+    scale: str = ""
+    score_meaning: str = ""
+    log_transformed: bool = False
+    duplicates_collapsed: int = 0
+    duplicated_genes: list[str] = field(default_factory=list)
+    empty_names_dropped: int = 0
+    excel_mangled: list[str] = field(default_factory=list)
+    missing_max_fraction: float = 0.2  # expression.DEFAULT_MISSING
+    missing_cells_input: int = 0
+    missing_genes_dropped: dict[str, float] = field(default_factory=dict)
+    missing_cells_dropped: int = 0
+    missing_cells_kept: int = 0
+    missing_genes_kept: int = 0
+    plausible_range: str = ""
+    sample_ids_stripped: list[str] = field(default_factory=list)
+    samples_without_clinical: list[str] = field(default_factory=list)
+    clinical_without_expression: int = 0
+    clinical_ids_stripped: int = 0
+    clinical_workbook: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items()}

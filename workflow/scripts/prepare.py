@@ -6,6 +6,8 @@ from pathlib import Path
 import _bootstrap  # noqa: F401  (puts the checkout's src/ on sys.path if needed)
 
 from ferroscope import prepare, provenance
+from ferroscope.clinical import standardise_clinical
+from ferroscope.expression import harmonise_expression, read_expression
 from ferroscope.genesets import AliasTable
 from ferroscope.io import read_table, write_tsv
 from ferroscope.logs import log_provenance, step_logging
@@ -18,13 +20,13 @@ with step_logging(snakemake.log[0], "prepare") as log:
                               "aliases": snakemake.input.aliases}, params=cfg)
     log_provenance(log, prov)
     local = cfg["source"] == "local"  # then config names the files themselves
-    raw = prepare.read_expression(snakemake.input.expression,
-                                  what=f"expression matrix of cohort {cohort_id}",
-                                  field=f"cohorts.{cohort_id}.expression" if local else None)
+    raw = read_expression(snakemake.input.expression,
+                          what=f"expression matrix of cohort {cohort_id}",
+                          field=f"cohorts.{cohort_id}.expression" if local else None)
     # the alias table is checked here (cycles stop the run) but never applied to matrix rows
     AliasTable.read(snakemake.input.aliases)
     missing_key = (f"cohorts.{cohort_id}.missing" if "missing" in cfg else "missing")
-    expr, notes = prepare.harmonise_expression(
+    expr, notes = harmonise_expression(
         raw, scale=cfg["expression_scale"], source=snakemake.input.expression,
         missing=snakemake.params.missing, missing_key=missing_key,
         limits=cfg.get("expression_limits"), cohort=cohort_id)
@@ -34,8 +36,8 @@ with step_logging(snakemake.log[0], "prepare") as log:
     notes.clinical_workbook = clin_raw.attrs.get("workbook", "")
     if notes.clinical_workbook:
         log.info("%s: clinical table read from %s", cohort_id, notes.clinical_workbook)
-    clinical = prepare.standardise_clinical(clin_raw, cfg["clinical"],
-                                            source=snakemake.input.clinical, cohort=cohort_id)
+    clinical = standardise_clinical(clin_raw, cfg["clinical"], source=snakemake.input.clinical,
+                                    cohort=cohort_id)
     # per clinical mapping: samples kept and dropped (shown in the report's cohort table)
     # (an assembled source adds its own, e.g. GEO's samples.keep; a local cohort has none)
     records = (json.loads(Path(snakemake.input.records).read_text())
