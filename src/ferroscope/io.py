@@ -251,7 +251,6 @@ def read_table(path: PathLike, *, what: str, index_col: int | str | None = None,
         raise FerroscopeError("file does not exist.", file=str(p), field=field,
                               fix=f"point the config at the {what}, or create it.")
     name = p.name.lower().removesuffix(".gz")
-    sep = "," if name.endswith(".csv") else "\t"
     try:
         kind = workbook_kind(p) if p.is_file() else None
     except OSError:
@@ -266,14 +265,24 @@ def read_table(path: PathLike, *, what: str, index_col: int | str | None = None,
         if kind == "xlsx" and not name.endswith((".xlsx", ".xlsm")):
             log.info("%s: an Excel workbook (despite its name): read as one", p)
         df = read_workbook(p, what=what, field=field, sheet=sheet)
-        for col in required or []:
-            if col not in df.columns:
-                raise FerroscopeError(
-                    f"column is missing from the {what} ({df.attrs['workbook']}; columns "
-                    f"present: {', '.join(map(str, df.columns[:12]))}).", file=str(p),
-                    field=col, fix="rename the column or correct the cohort's mapping.")
-        return df.set_index(df.columns[index_col] if isinstance(index_col, int)
-                            else index_col) if index_col is not None else df
+        if index_col is not None:
+            df = df.set_index(df.columns[index_col] if isinstance(index_col, int) else index_col)
+    else:
+        df = _read_text(p, "," if name.endswith(".csv") else "\t", what=what, field=field,
+                        index_col=index_col)
+    for col in required or []:
+        if col not in df.columns:
+            where = f"{df.attrs['workbook']}; " if "workbook" in df.attrs else ""
+            raise FerroscopeError(
+                f"column is missing from the {what} ({where}columns present: "
+                f"{', '.join(map(str, df.columns[:12]))}{'...' if len(df.columns) > 12 else ''}).",
+                file=str(p), field=col, fix="rename the column or correct the cohort's mapping.")
+    return df
+
+
+def _read_text(p: Path, sep: str, *, what: str, field: str | None,
+               index_col: int | str | None) -> pd.DataFrame:
+    """A delimited text table, after the checks of :func:`read_table` on its raw bytes."""
     try:
         bad = first_non_utf8(p)
         header = raw_header(p, sep) if bad is None else []
@@ -291,7 +300,7 @@ def read_table(path: PathLike, *, what: str, index_col: int | str | None = None,
     _check_delimiter(header, sep, path=p, what=what, field=field)
     _check_header(header, path=p, what=what)
     try:
-        df = pd.read_csv(p, sep=sep, index_col=index_col, low_memory=False)
+        return pd.read_csv(p, sep=sep, index_col=index_col, low_memory=False)
     except pd.errors.EmptyDataError as exc:
         raise FerroscopeError(f"the {what} is empty.", file=str(p), field=field,
                               fix="check the file (a failed export or download?).") from exc
@@ -300,13 +309,6 @@ def read_table(path: PathLike, *, what: str, index_col: int | str | None = None,
                               field=field,
                               fix="check that it is a tab- or comma-separated text table "
                                   "(optionally gzipped) and is not truncated.") from exc
-    for col in required or []:
-        if col not in df.columns:
-            raise FerroscopeError(
-                f"column is missing from the {what} (columns present: "
-                f"{', '.join(map(str, df.columns[:12]))}{'...' if len(df.columns) > 12 else ''}).",
-                file=str(p), field=col, fix="rename the column or correct the cohort's mapping.")
-    return df
 
 
 def sha256sum(path: PathLike, chunk: int = 1 << 20) -> str:

@@ -34,7 +34,8 @@ from .uns import PreparedUns, PrepareNotes
 
 __all__ = ["MISSING_TOKENS", "PLAUSIBLE_RANGE", "SCALE_MEANING", "PrepareNotes",
            "build_anndata", "check_plausible", "excel_mangled", "guess_scale",
-           "harmonise_expression", "near_matches", "read_expression", "standardise_clinical",
+           "harmonise_expression", "match_samples", "near_matches", "read_expression",
+           "standardise_clinical",
            "write_h5ad"]
 
 log = logging.getLogger(__name__)
@@ -51,36 +52,7 @@ def build_anndata(expr: pd.DataFrame, clinical: pd.DataFrame, notes: PrepareNote
     (an ``inf`` cell, or a number beyond the float64 range) stops with a named error instead of
     travelling on as ``inf``. ``source_expression`` names the matrix file in that message.
     """
-    notes.clinical_ids_stripped = int(clinical.attrs.get("ids_stripped", 0))
-    clin = clinical.set_index("sample_id")
-    in_clin = expr.columns.isin(clin.index)
-    notes.samples_without_clinical = [str(s) for s in expr.columns[~in_clin]]
-    only_clin = clin.index.difference(expr.columns)
-    notes.clinical_without_expression = len(only_clin)
-    near = near_matches(notes.samples_without_clinical, list(only_clin))
-    if near:
-        rule, pairs = near
-        raise FerroscopeError(
-            f"{len(pairs)} matrix column(s) have no clinical row but would match one "
-            f"{rule}: {', '.join(f'{m!r} ~ {c!r}' for m, c in pairs[:5])}"
-            f"{', ...' if len(pairs) > 5 else ''} ({int(in_clin.sum())} ids match exactly; "
-            f"{len(notes.samples_without_clinical)} matrix columns without a clinical row, "
-            f"{len(only_clin)} clinical rows without a matrix column). Ids are compared "
-            "exactly, after stripping surrounding whitespace.", file=source,
-            field=f"cohorts.{cohort}.clinical.sample_id",
-            fix="write the ids identically in the matrix header and the clinical table (the "
-                "rule above shows how they differ), or point clinical.sample_id at the column "
-                "holding the matrix's ids.")
-    if not in_clin.any():
-        raise FerroscopeError(
-            "no sample id of the expression matrix is in the clinical table "
-            f"(matrix: {list(expr.columns[:3])}..., clinical: {list(clin.index[:3])}...).",
-            file=source, field="clinical.sample_id",
-            fix="point clinical.sample_id at the column holding the matrix's sample ids.")
-    if notes.samples_without_clinical or len(only_clin):
-        log.warning("%s: %d matrix columns without a clinical row are kept with empty clinical "
-                    "fields; %d clinical rows without a matrix column are not used", cohort,
-                    len(notes.samples_without_clinical), len(only_clin))
+    clin = match_samples(expr.columns, clinical, notes, cohort=cohort, source=source)
     obs = clin.reindex(expr.columns)
     obs.index.name = "sample_id"
     for col in obs.columns:
@@ -105,6 +77,44 @@ def build_anndata(expr: pd.DataFrame, clinical: pd.DataFrame, notes: PrepareNote
                 clinical_mapping=list(clinical_mapping or []), description=description,
                 platform=platform).write(adata.uns)
     return adata
+
+
+def match_samples(columns: pd.Index, clinical: pd.DataFrame, notes: PrepareNotes, *,
+                  cohort: str, source: str) -> pd.DataFrame:
+    """The clinical table indexed by sample id, after checking it against the matrix columns:
+    none shared, or ids that match only under a rule (:func:`near_matches`), stop; the
+    unmatched ones on either side are counted in ``notes`` and the log."""
+    notes.clinical_ids_stripped = int(clinical.attrs.get("ids_stripped", 0))
+    clin = clinical.set_index("sample_id")
+    in_clin = columns.isin(clin.index)
+    notes.samples_without_clinical = [str(s) for s in columns[~in_clin]]
+    only_clin = clin.index.difference(columns)
+    notes.clinical_without_expression = len(only_clin)
+    near = near_matches(notes.samples_without_clinical, list(only_clin))
+    if near:
+        rule, pairs = near
+        raise FerroscopeError(
+            f"{len(pairs)} matrix column(s) have no clinical row but would match one "
+            f"{rule}: {', '.join(f'{m!r} ~ {c!r}' for m, c in pairs[:5])}"
+            f"{', ...' if len(pairs) > 5 else ''} ({int(in_clin.sum())} ids match exactly; "
+            f"{len(notes.samples_without_clinical)} matrix columns without a clinical row, "
+            f"{len(only_clin)} clinical rows without a matrix column). Ids are compared "
+            "exactly, after stripping surrounding whitespace.", file=source,
+            field=f"cohorts.{cohort}.clinical.sample_id",
+            fix="write the ids identically in the matrix header and the clinical table (the "
+                "rule above shows how they differ), or point clinical.sample_id at the column "
+                "holding the matrix's ids.")
+    if not in_clin.any():
+        raise FerroscopeError(
+            "no sample id of the expression matrix is in the clinical table "
+            f"(matrix: {list(columns[:3])}..., clinical: {list(clin.index[:3])}...).",
+            file=source, field="clinical.sample_id",
+            fix="point clinical.sample_id at the column holding the matrix's sample ids.")
+    if notes.samples_without_clinical or len(only_clin):
+        log.warning("%s: %d matrix columns without a clinical row are kept with empty clinical "
+                    "fields; %d clinical rows without a matrix column are not used", cohort,
+                    len(notes.samples_without_clinical), len(only_clin))
+    return clin
 
 
 def near_matches(matrix_ids: list[str],
