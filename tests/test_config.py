@@ -302,11 +302,19 @@ def test_expression_limit_without_a_reason_fails_validation(cfg):
 
 @pytest.mark.bad_input
 def test_unknown_gsva_kcdf_lists_every_accepted_value():
+    """A misspelt kcdf given to the API (the config schema's enum catches it in config) is
+    refused, naming every accepted value: auto, none, Gaussian and Poisson."""
     import numpy as np
+    import pandas as pd
 
-    from ferroscope.scoring import gsva
+    from ferroscope.genesets import GeneSet
+    from ferroscope.scoring import score_sets
 
-    x = np.random.default_rng(0).normal(size=(20, 10))
-    with pytest.raises(ValueError, match="unknown kcdf 'gaussian'; use 'auto', 'none', "
-                                         "'Gaussian' or 'Poisson'"):
-        gsva.score(x, [np.arange(5)], kcdf="gaussian")
+    rng = np.random.default_rng(0)
+    expr = pd.DataFrame(rng.normal(size=(20, 10)), index=[f"G{i}" for i in range(20)])
+    sets = [GeneSet("S", tuple(f"G{i}" for i in range(5)))]
+    with pytest.raises((ValueError, FerroscopeError)) as err:
+        score_sets(expr, sets, "gsva", params={"kcdf": "gaussian"})
+    msg = str(err.value)
+    assert "'gaussian'" in msg
+    assert all(v in msg for v in ("auto", "none", "Gaussian", "Poisson")), msg
