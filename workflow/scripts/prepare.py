@@ -25,23 +25,24 @@ with step_logging(snakemake.log[0], "prepare") as log:
                           field=f"cohorts.{cohort_id}.expression" if local else None)
     # the alias table is checked here (cycles stop the run) but never applied to matrix rows
     AliasTable.read(snakemake.input.aliases)
+    clin_raw = read_table(snakemake.input.clinical, what=f"clinical table of cohort {cohort_id}",
+                          field=f"cohorts.{cohort_id}.clinical_table" if local else None,
+                          sheet=cfg.get("clinical_sheet"))
+    workbook = clin_raw.attrs.get("workbook", "")  # which sheet of an Excel table was read
+    # per clinical mapping: samples kept and dropped (shown in the report's cohort table)
+    # (an assembled source adds its own, e.g. GEO's samples.keep; a local cohort has none)
+    records = (json.loads(Path(snakemake.input.records).read_text())
+               if "records" in snakemake.input.keys() else [])
     missing_key = (f"cohorts.{cohort_id}.missing" if "missing" in cfg else "missing")
     expr, notes = harmonise_expression(
         raw, scale=cfg["expression_scale"], source=snakemake.input.expression,
         missing=snakemake.params.missing, missing_key=missing_key,
         limits=cfg.get("expression_limits"), cohort=cohort_id)
-    clin_raw = read_table(snakemake.input.clinical, what=f"clinical table of cohort {cohort_id}",
-                          field=f"cohorts.{cohort_id}.clinical_table" if local else None,
-                          sheet=cfg.get("clinical_sheet"))
-    notes.clinical_workbook = clin_raw.attrs.get("workbook", "")
+    notes.clinical_workbook = workbook
     if notes.clinical_workbook:
         log.info("%s: clinical table read from %s", cohort_id, notes.clinical_workbook)
     clinical = standardise_clinical(clin_raw, cfg["clinical"], source=snakemake.input.clinical,
                                     cohort=cohort_id)
-    # per clinical mapping: samples kept and dropped (shown in the report's cohort table)
-    # (an assembled source adds its own, e.g. GEO's samples.keep; a local cohort has none)
-    records = (json.loads(Path(snakemake.input.records).read_text())
-               if "records" in snakemake.input.keys() else [])
     adata = prepare.build_anndata(
         expr, clinical, notes, cohort=cohort_id, source=snakemake.input.clinical,
         provenance=prov, clinical_mapping=records + clinical.attrs.get("mapping", []),
