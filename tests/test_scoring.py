@@ -36,15 +36,15 @@ def test_ssgsea_equals_gsva_random_walk(ties):
     if ties:
         x = np.round(x, 1)  # many tied values within samples
     sets = [rng.choice(300, size=k, replace=False) for k in (5, 17, 60)]
-    got = ssgsea.score(x, sets, alpha=0.25)
+    got = ssgsea.score(x, sets, ssgsea.SsgseaSettings(alpha=0.25))
     want = gsva_rndwalk_reference(x, sets, 0.25)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
 
 
 def test_ssgsea_normalisation_divides_by_range():
     es = np.array([[1.0, -3.0], [2.0, 5.0]])
-    np.testing.assert_allclose(ssgsea.normalise(es, {"normalize": True}), es / 8.0)
-    assert ssgsea.normalise(es, {"normalize": False}) is es
+    np.testing.assert_allclose(ssgsea.normalise(es, ssgsea.SsgseaSettings()), es / 8.0)
+    assert ssgsea.normalise(es, ssgsea.SsgseaSettings(normalize=False)) is es
 
 
 def test_chunking_does_not_change_scores():
@@ -62,7 +62,7 @@ def test_ssgsea_detects_planted_up_regulation():
     rng = np.random.default_rng(3)
     x = rng.normal(size=(500, 20))
     x[:20, :10] += 2.0  # set genes up in the first 10 samples
-    s = ssgsea.score(x, [np.arange(20)], alpha=0.25)[0]
+    s = ssgsea.score(x, [np.arange(20)], ssgsea.SsgseaSettings(alpha=0.25))[0]
     assert s[:10].min() > s[10:].max()
 
 
@@ -207,7 +207,7 @@ def test_gsva_detects_planted_up_regulation():
 
 def test_gsva_pair_kernel_equals_naive_r_loop():
     """The windowed, pair-once kernel equals R's row_d loop transcribed literally."""
-    from ferroscope.scoring.gsva import _TABLE, gene_statistics
+    from ferroscope.scoring._kcdf import TABLE, gene_statistics
 
     rng = np.random.default_rng(6)
     x = np.vstack([rng.normal(size=(3, 40)), np.round(rng.normal(size=(2, 40)), 1),
@@ -224,7 +224,7 @@ def test_gsva_pair_kernel_equals_naive_r_loop():
                 elif v > 10:
                     cdf = 1.0
                 else:
-                    c = _TABLE[int(abs(v) / 10.0 * 10000.0)]
+                    c = TABLE[int(abs(v) / 10.0 * 10000.0)]
                     cdf = 1.0 - c if v < 0 else c
                 tail += cdf
             tail /= 40
@@ -256,7 +256,7 @@ def test_kcdf_auto_rule():
 
 def test_ecdf_counts_equal_the_definition_with_missing_cells():
     """count[g, j] = #{k: x_gk measured, x_gk <= x_gj}; R divides by ALL samples."""
-    from ferroscope.scoring.gsva import ecdf_counts
+    from ferroscope.scoring._kcdf import ecdf_counts
 
     rng = np.random.default_rng(3)
     x = np.round(rng.normal(size=(40, 57)), 1)
