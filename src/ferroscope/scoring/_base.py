@@ -111,12 +111,16 @@ def _checked(method: str, key: str, value: Any, spec: Mapping[str, Any]) -> Any:
           isinstance(value, int | float) and not isinstance(value, bool) if kind is float else
           isinstance(value, kind))
     if not ok:
-        raise FerroscopeError(f"{key} {value!r} is not a {kind.__name__}.", field=where,
-                              fix=f"give a {kind.__name__} (default {spec['default']!r}).")
+        word = _WORDS.get(kind, kind.__name__)
+        raise FerroscopeError(f"{key} {value!r} is not {word}.", field=where,
+                              fix=f"give {word} (default {spec['default']!r}).")
     if minimum is not None and value < minimum:
         raise FerroscopeError(f"{key} {value!r} is below its minimum {minimum}.",
                               field=where, fix=f"give a value >= {minimum}.")
     return float(value) if kind is float else value
+
+
+_WORDS = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}
 
 
 def _numeric(v: Any) -> bool:
