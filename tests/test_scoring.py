@@ -181,6 +181,10 @@ def test_unknown_method_and_missing_policy_stop_naming_the_allowed_ones():
     assert all(m in str(err.value) for m in METHODS)
     with pytest.raises(FerroscopeError, match="'na_rm'.*'na.rm' or 'everything'"):
         score_sets(expr, sets, "zscore", missing="na_rm")
+    from ferroscope.scoring import Run
+
+    with pytest.raises(FerroscopeError, match="'NA'.*'na.rm' or 'everything'"):
+        Run(missing="NA")  # a method called directly gets the same check
 
 
 def test_walk_statistic_enum_follows_r_arguments():

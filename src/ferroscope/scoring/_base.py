@@ -147,6 +147,11 @@ class Run:
     log_transformed: bool = False
     info: dict | None = field(default=None, compare=False)
 
+    def __post_init__(self) -> None:
+        if self.missing not in MISSING:
+            raise FerroscopeError(f"unknown missing-value policy '{self.missing}'.",
+                                  field="scoring.missing", fix="use 'na.rm' or 'everything'.")
+
     @property
     def na_rm(self) -> bool:
         return self.missing == "na.rm"
