@@ -39,7 +39,8 @@ _JSON_TYPE = {bool: "boolean", int: "integer", float: "number", str: "string"}
 
 
 def test_scoring_schema_blocks_are_the_method_settings():
-    """Each ``scoring.<method>`` block of the config schema says what the method's settings
+    """The schema's method names are the registered ones; each ``scoring.<method>`` block of
+    the config schema says what the method's settings
     class says (keys in order, type or allowed values, default, minimum) and has a description;
     a method without settings has no block, and no block names an unregistered method. The
     config docs (config/README.md) are generated from this schema (tests/test_catalog.py)."""
@@ -48,6 +49,7 @@ def test_scoring_schema_blocks_are_the_method_settings():
 
     scoring = _schema("config.schema.yaml")["properties"]["scoring"]["properties"]
     general = {"methods", "primary", "chunk_size", "missing"}
+    assert tuple(scoring["methods"]["items"]["enum"]) == constants.METHOD_NAMES
     assert set(scoring) - general <= set(METHODS), "a scoring block of no registered method"
     assert tuple(scoring["missing"]["enum"]) == MISSING
     for name, method in METHODS.items():
