@@ -37,6 +37,60 @@ def test_endpoints_are_the_clinical_endpoints_and_the_schema_enum():
     assert tuple(enum) == constants.ENDPOINTS
 
 
+def _schema(name: str) -> dict:
+    return yaml.safe_load((REPO / "workflow" / "schemas" / name).read_text())
+
+
+def test_endpoints_are_the_schema_enum_and_the_cohort_mapping_keys():
+    """The endpoints analysed (config survival.endpoints) and the ones a cohort can map
+    ({ep}_time / {ep}_event in its clinical block) are constants.ENDPOINTS, in that order."""
+    enum = _schema("config.schema.yaml")["properties"]["survival"]["properties"]["endpoints"]
+    assert tuple(enum["items"]["enum"]) == constants.ENDPOINTS
+    clinical = _schema("cohort.schema.yaml")["properties"]["clinical"]["properties"]
+    for suffix in ("_time", "_event"):
+        keys = tuple(k[:-len(suffix)] for k in clinical if k.endswith(suffix))
+        assert keys == constants.ENDPOINTS, suffix
+
+
+#: JSON Schema type of each settings field type
+_JSON_TYPE = {bool: "boolean", int: "integer", float: "number", str: "string"}
+
+
+def test_scoring_schema_blocks_are_the_method_settings():
+    """The schema's method names are the registered ones; each ``scoring.<method>`` block of
+    the config schema says what the method's settings
+    class says (keys in order, type or allowed values, default, minimum) and has a description;
+    a method without settings has no block, and no block names an unregistered method. The
+    config docs (config/README.md) are generated from this schema (tests/test_catalog.py)."""
+    from ferroscope.scoring import METHODS
+    from ferroscope.scoring._base import MISSING
+
+    scoring = _schema("config.schema.yaml")["properties"]["scoring"]["properties"]
+    general = {"methods", "primary", "chunk_size", "missing"}
+    assert tuple(scoring["methods"]["items"]["enum"]) == constants.METHOD_NAMES
+    assert set(scoring) - general <= set(METHODS), "a scoring block of no registered method"
+    assert tuple(scoring["missing"]["enum"]) == MISSING
+    for name, method in METHODS.items():
+        spec = method.settings.spec()
+        if not spec:
+            assert name not in scoring, f"{name} takes no settings"
+            continue
+        block = scoring[name]
+        assert block["additionalProperties"] is False and block["description"].strip()
+        assert list(block["properties"]) == list(spec), name
+        for key, want in spec.items():
+            node = block["properties"][key]
+            where = f"scoring.{name}.{key}"
+            if want["enum"] is not None:
+                assert node["enum"] == list(want["enum"]), where
+            else:
+                assert node["type"] == _JSON_TYPE[want["type"]], where
+            assert node["default"] == want["default"], where
+            assert type(node["default"]) is not bool or want["type"] is bool, where
+            assert node.get("minimum") == want["minimum"], where
+            assert str(node.get("description", "")).strip(), where
+
+
 def test_config_validation_imports_no_numerical_library():
     code = (
         "import sys\n"
