@@ -29,3 +29,4 @@ with step_logging(snakemake.log[0], "risk_validation") as log:
     write_tsv(tables.scores, snakemake.output.scores)
     write_tsv(tables.coverage, snakemake.output.coverage)
     write_tsv(tables.calibration, snakemake.output.calibration)
+    write_tsv(tables.curve, snakemake.output.calibration_curve)
