@@ -546,7 +546,7 @@ class Validation:
     calib_observed_36_ci_low: float = np.nan
     calib_observed_36_ci_high: float = np.nan
     calib_predicted_36: float = np.nan
-    calib_events_36: int = 0
+    calib_events_36: float = np.nan
     calib_oe_36: float = np.nan
     calib_oe_36_ci_low: float = np.nan
     calib_oe_36_ci_high: float = np.nan
