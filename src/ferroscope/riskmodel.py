@@ -13,19 +13,32 @@ Training (:func:`train_coxnet`)
     ``cvsd`` the event-weighted SD of ``CVD_k / d_k`` over folds / sqrt(k - 1); each fold is
     standardised on its own training part, as glmnet does. ``lambda.min``
     minimises cvm; ``lambda.1se`` is the largest lambda with cvm within one cvsd of the minimum.
-    Folds come from a fixed seed. The frozen model (coefficients per training SD, training
-    cut-point = median training risk, Breslow baseline survival) is written as a signature file
-    with ``scale: zscore``, so validation applies it exactly as a published signature.
+    The CV is repeated ``cv_repeats`` times with fold assignments from one seeded generator;
+    cvm and cvsd are averaged over repeats and the penalty is chosen on that mean curve (as
+    averaging ``cv.glmnet`` fits over the same fold ids in R); each gene's selection frequency
+    is the share of repeats whose own penalty selects it. The frozen model (coefficients per
+    training SD, training cut-point by the ``cutpoint`` rule: median, a quantile or a fixed
+    value; Breslow baseline survival, empty past the last training follow-up) is written as a
+    signature file with ``scale: zscore`` (or ``training_zscore`` with the training means and
+    SDs, ``validation_scaling: training``), so validation applies it exactly as a published
+    signature. Every setting and default: :class:`ModelSettings`.
 
 Validation (:func:`validate_risk`)
     The frozen coefficients are applied unchanged to genes standardised *within* the validation
-    cohort (the declared convention: cross-platform scales differ; the training cut-point then
-    refers to the same standardised scale). Reported: HR per SD of the risk score (via
-    :func:`ferroscope.survival.cox_per_sd`), Harrell's C-index of the score in its locked
-    direction (higher risk = shorter survival; ties in risk 1/2) with percentile-bootstrap CI, HR
-    high vs low at the training cut-point, cumulative/dynamic time-dependent AUC at 1, 3, 5 years
-    (Uno IPCW, scikit-survival; bootstrap CI), and calibration at 3 years: mean predicted
-    ``S0(36)^exp(lp)`` vs Kaplan-Meier observed survival in each risk group.
+    cohort (the default convention: cross-platform scales differ; the training cut-point then
+    refers to the same standardised scale; the validation risk has mean 0, which fixes
+    calibration-in-the-large by construction), or with the training means and SDs
+    (``validation_scaling: training``, a true lock for same-platform cohorts). Reported: HR per
+    SD of the risk score (via :func:`ferroscope.survival.cox_per_sd`), Harrell's C-index of the
+    score in its locked direction (higher risk = shorter survival; ties in risk 1/2) with
+    percentile-bootstrap CI, HR high vs low at the training cut-point, cumulative/dynamic time-
+    dependent AUC at 1, 3, 5 years (Uno IPCW, scikit-survival; bootstrap CI), and calibration
+    (Van Calster et al. 2016, J Clin Epidemiol 74:167; McLernon et al. 2023, Ann Intern Med
+    176:105): the calibration slope (``coxph(Surv ~ lp)`` in the cohort, Wald CI), calibration-
+    in-the-large at 3 years (KM observed vs mean predicted ``S0(36)^exp(lp)``, O/E of the event
+    probability with CI), the smoothed calibration curve and ICI (Austin et al. 2020, Stat Med
+    39:2714) when the cohort has enough events, and predicted vs observed survival in each risk
+    group.
 """
 
 from __future__ import annotations
@@ -679,7 +692,8 @@ def calibration_curve(time: pd.Series, event: pd.Series, risk: pd.Series, s0: fl
         sf = fit.predict_survival_function(pd.DataFrame(b, columns=cols), times=[horizon])
         return 1 - sf.to_numpy()[0]
 
-    grid = np.linspace(*np.quantile(pred, [0.01, 0.99]), n_grid)
+    low, high = (float(v) for v in np.quantile(pred, [0.01, 0.99]))
+    grid = np.linspace(low, high, n_grid)
     grid_cll = np.log(-np.log(1 - grid))
     curve = pd.DataFrame({"predicted": grid, "observed": observed(rcs_basis(grid_cll, knots))})
     ici = float(np.mean(np.abs(observed(basis) - pred)))
