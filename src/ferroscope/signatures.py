@@ -211,14 +211,16 @@ METHOD = "signature"
 
 def evaluate(cohorts: dict[str, tuple[pd.DataFrame, pd.DataFrame]], sigs: list[Signature], *,
              max_missing_share: float, endpoints: dict[str, str] | None = None,
-             min_events: int = 10, n_boot: int = 200, seed: int = 12) -> RiskTables:
+             min_events: int = 10, n_boot: int = 200, seed: int = 12,
+             seeds: dict[str, int] | None = None) -> RiskTables:
     """Score every signature in every cohort and validate it (locked).
 
     ``cohorts``: id -> (genes x samples expression, clinical table indexed by sample).
     A signature with ``training_cohort`` in its header is a frozen trained model: its row in
     that cohort is the (optimistic) training fit, analysis ``cox_hr_per_sd_training``, kept out
     of the pooled estimate; every other row has analysis ``cox_hr_per_sd`` and joins the
-    random-effects pooling and the FDR family of method ``signature``.
+    random-effects pooling and the FDR family of method ``signature``. ``seeds``: bootstrap seed
+    per signature (a trained model's ``models.<name>.seed``); others use ``seed``.
     """
     from .riskmodel import validate_risk
     from .statistics import survival_rows
@@ -252,7 +254,7 @@ def evaluate(cohorts: dict[str, tuple[pd.DataFrame, pd.DataFrame]], sigs: list[S
             cut = signature_cutpoint(sig, sc.risk)
             val = validate_risk(cl[f"{ep}_time_months"], cl[f"{ep}_event"], sc.risk,
                                 cutpoint=cut, baseline_s36=s0, min_events=min_events,
-                                n_boot=n_boot, seed=seed)
+                                n_boot=n_boot, seed=(seeds or {}).get(sig.name, seed))
             row = survival_rows({(sig.name, ep): val.survival}, cid, METHOD).iloc[0].to_dict()
             notes = [n for n in (row.get("note", ""), sc.reason, *val.notes) if n]
             if role == "training":
