@@ -133,6 +133,11 @@ def test_demo_model_recovers_planted_genes_and_signs(demo_run):
     summary = json.loads((demo_run / "results/models/DEMO_LASSO/model.json").read_text())
     assert summary["lambda_1se"] > summary["lambda_min"] > 0
     assert summary["selected"] == "lambda_min" and summary["seed"] == 12
+    # repeated CV: the planted genes are chosen whatever the fold split
+    assert summary["cv_repeats"] == 10 and len(summary["lambda_min_repeats"]) == 10
+    sel = pd.read_csv(demo_run / "results/models/DEMO_LASSO/selection.tsv", sep="\t")
+    sel = sel.set_index("gene")["selection_frequency"]
+    assert sel[list(demo.PLANTED_RISK)].min() >= 0.9
 
 
 @pytest.mark.slow
@@ -141,6 +146,10 @@ def test_demo_model_validates_locked_and_null_stays_null(risk_stats):
     assert val["role"] == "validation" and val["analysis"] == "cox_hr_per_sd"
     assert val["c_index"] > 0.6 and val["c_index_ci_low"] > 0.5
     assert val["td_auc_36"] > 0.6 and val["ci_low"] > 1 and val["hr_high_low_ci_low"] > 1
+    # calibration: the LASSO's shrunken predictions are too compressed (slope > 1); with
+    # within-cohort scaling the 3-year O/E covers 1
+    assert 1 < val["calib_slope_ci_low"] < val["calib_slope"] < val["calib_slope_ci_high"]
+    assert val["calib_oe_36_ci_low"] < 1 < val["calib_oe_36_ci_high"]
     train = risk_stats.loc[("demo", "DEMO_LASSO")]
     assert train["analysis"] == "cox_hr_per_sd_training" and "optimistic" in train["note"]
     assert ("pooled", "DEMO_LASSO") not in risk_stats.index    # one validation cohort only
@@ -155,7 +164,8 @@ def test_demo_report_has_risk_section(demo_run):
     html = (demo_run / "results" / "report.html").read_text()
     assert ">Risk signatures</h2>" in html
     for text in ("LIANG2020_10GENE", "ZHANG2022_5GENE", "doi:10.7150/ijbs.45050",
-                 "training: optimistic", "calibration at 3 years", "ROC at 3 years"):
+                 "training: optimistic", "calibration at 3 years", "ROC at 3 years",
+                 "calibration slope (95% CI)", "cross-validation over 10 repeats"):
         assert text in html, text
 
 

@@ -434,6 +434,8 @@ class RiskData:
     models: list[dict[str, Any]]         # model.json contents
     clinical: dict[str, pd.DataFrame]    # cohort -> standard clinical table
     not_trained: dict[str, str] = field(default_factory=dict)
+    # trained-model CV stability and calibration (ferroscope.report_models.ModelsView)
+    models_view: Any = None
 
 
 def _risk_label(cohort: str, role: str) -> str:
@@ -558,4 +560,13 @@ def risk_section(risk: RiskData | None, stats: pd.DataFrame) -> dict[str, Any] |
         "forest_training": forest_plot(sig_stats, "signature", "cox_hr_per_sd_training",
                                        "risk-forest-training"),
         "rows": sig_stats.to_dict("records"),
+        # --- risk-model fragments (CV repeats, selection frequency, calibration) live in
+        # ferroscope.report_models; shown after the model paragraphs ---
+        "models_html": _models_html(risk, sig_stats),
     }
+
+
+def _models_html(risk: RiskData, sig_stats: pd.DataFrame) -> str:
+    from .report_models import models_html
+
+    return models_html(risk.models_view, risk.models, sig_stats)
