@@ -178,9 +178,9 @@ def test_unknown_model_setting_stops_with_the_allowed_values(tmp_path, key, valu
 def test_misspelt_cutpoint_stops_the_workflow_before_any_job(tmp_path):
     import yaml
 
-    from .conftest import REPO, make_workdir, run_snakemake
+    from .conftest import demo_config, make_workdir, run_snakemake
 
-    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg = demo_config()
     cfg["models"]["DEMO_LASSO"]["cutpoint"] = "tertile"
     wd = make_workdir(tmp_path, yaml.safe_dump(cfg))
     res = run_snakemake(wd, "-n")
