@@ -166,9 +166,9 @@ def test_demo_report_has_risk_section(demo_run):
 def test_missing_signature_file_stops_the_run_before_any_job(tmp_path):
     import yaml
 
-    from .conftest import make_workdir, run_snakemake
+    from .conftest import demo_config, make_workdir, run_snakemake
 
-    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg = demo_config()
     cfg["signatures"]["files"] = ["resources/signatures/nope.tsv"]
     wd = make_workdir(tmp_path, yaml.safe_dump(cfg))
     res = run_snakemake(wd, "-n")

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from .constants import DAYS_PER_MONTH
 from .genesets import GeneSet
 from .io import atomic_path, write_tsv
 
@@ -122,7 +123,7 @@ def generate(sets: list[GeneSet], *, n_patients: int = 300, n_genes: int = 20000
     clinical = pd.DataFrame({
         "patient": samples,
         "title": [f"synthetic HCC tumour {s}" for s in samples],
-        "os_days": np.round(os_months * 30.4375).astype(int).clip(min=1),
+        "os_days": np.round(os_months * DAYS_PER_MONTH).astype(int).clip(min=1),
         "vital_status": np.where(dead, "Dead", "Alive"),
         "treatment": arm,
         "best_response": best,

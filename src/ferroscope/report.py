@@ -316,11 +316,12 @@ def download_records(cohort: str, files: Iterable[str | Path]) -> list[dict[str,
 
 def method_table(methods: list[str]) -> list[dict[str, str]]:
     """Name, summary and reference of each method of the run, as each method module declares
-    them (``METHOD`` in ``ferroscope.scoring.<name>``)."""
-    from .scoring import METHODS
+    them (``METHOD`` in ``ferroscope.scoring.<name>``); an unknown name stops, naming the
+    registered ones."""
+    from .scoring import method
 
-    return [{"name": m, "summary": METHODS[m].summary, "reference": METHODS[m].reference}
-            for m in methods if m in METHODS]
+    return [{"name": m, "summary": method(m).summary, "reference": method(m).reference}
+            for m in methods]
 
 
 def scoring_runs_table(records: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -31,12 +31,13 @@ import gzip
 import io
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import FerroscopeError
 from . import Assembled, CheckContext, Cohort, Downloads, Source
+from ._platform import map_probes, read_platform_table
+from ._series_matrix import SeriesMatrix, read_series_matrix
 
 if TYPE_CHECKING:  # pandas and numpy are imported where used: the registry is read at parse time
     import pandas as pd
@@ -69,140 +70,6 @@ def platform_file_url(base: str, gpl: str, file: str) -> str:
     """
     folder = "soft" if file.endswith((".soft.gz", ".soft")) else "annot"
     return f"{base.rstrip('/')}/platforms/{_stub(gpl)}/{gpl}/{folder}/{file}"
-
-
-@dataclass
-class SeriesMatrix:
-    expression: pd.DataFrame  # probes x GSM
-    samples: pd.DataFrame     # GSM x (title, source_name, characteristics...)
-    platforms: list[str]
-
-
-def _cells(line: str) -> list[str]:
-    return [c.strip().strip('"') for c in line.rstrip("\n").split("\t")[1:]]
-
-
-def read_series_matrix(path: str | Path) -> SeriesMatrix:
-    """Parse a GEO series matrix (gzipped or not)."""
-    import pandas as pd
-
-    path = Path(path)
-    opener = gzip.open if path.name.endswith(".gz") else open
-    header: dict[str, list[list[str]]] = {}
-    table: list[str] = []
-    state = "header"
-    with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            if state == "header":
-                if line.startswith("!series_matrix_table_begin"):
-                    state = "table"
-                elif line.startswith("!"):
-                    key = line.split("\t", 1)[0][1:].strip()
-                    header.setdefault(key, []).append(_cells(line))
-            elif state == "table":
-                if line.startswith("!series_matrix_table_end"):
-                    state = "end"
-                    break
-                table.append(line)
-    if state == "header":
-        raise FerroscopeError("no '!series_matrix_table_begin' line: this is not a GEO series "
-                              "matrix, or the file is truncated.", file=str(path),
-                              fix="check the accession and platform in config; delete the file "
-                                  "to download it again.")
-    if state != "end":
-        raise FerroscopeError("no '!series_matrix_table_end' line: the file is truncated.",
-                              file=str(path), fix="delete the file to download it again.")
-    if any(ln.strip() for ln in table):
-        expr = pd.read_csv(io.StringIO("".join(table)), sep="\t", index_col=0, quotechar='"')
-    else:  # series whose data are only in supplementary files (e.g. GSE140901)
-        expr = pd.DataFrame(index=pd.Index([], name="ID_REF"))
-    expr.index = expr.index.astype(str)
-    gsm = [g for row in header.get("Sample_geo_accession", []) for g in row]
-    if not gsm:
-        raise FerroscopeError("no !Sample_geo_accession line.", file=str(path),
-                              fix="use the series matrix file from GEO.")
-    if len(set(gsm)) != len(gsm):
-        dup = next(g for g in gsm if gsm.count(g) > 1)
-        raise FerroscopeError(f"sample id '{dup}' appears twice.", file=str(path),
-                              field="!Sample_geo_accession", fix="use the original GEO file.")
-    samples = pd.DataFrame(index=pd.Index(gsm, name="geo_accession"))
-    for key, col in (("Sample_title", "title"), ("Sample_source_name_ch1", "source_name")):
-        if key in header:
-            samples[col] = header[key][0]
-    for row in header.get("Sample_characteristics_ch1", []):
-        for g, cell in zip(gsm, row, strict=False):
-            if ":" in cell:
-                k, v = cell.split(":", 1)
-                samples.loc[g, k.strip().lower()] = v.strip()
-    platforms = [p for row in header.get("Series_platform_id", []) for p in row]
-    missing = [g for g in expr.columns if g not in samples.index]
-    if missing:
-        raise FerroscopeError(f"table column(s) {missing[:3]} are not among the samples.",
-                              file=str(path), fix="use the original GEO file.")
-    return SeriesMatrix(expr, samples, platforms)
-
-
-SYMBOL_COLUMNS = ("Gene symbol", "Gene Symbol", "Symbol", "GENE_SYMBOL", "symbol", "ORF")
-
-
-def read_platform_table(path: str | Path, probe_column: str, symbol_column: str) -> pd.Series:
-    """probe -> HGNC symbol from a platform table.
-
-    Layouts: GEO ``.annot.gz`` and SOFT family files (``^PLATFORM`` header, ``#column = ...``
-    descriptions, then the table between ``!platform_table_begin`` and
-    ``!platform_table_end``; only the first platform table is read, sample tables that may
-    follow are not), or a plain TSV whose header is the first line not starting with ``#``,
-    ``!`` or ``^``. The file is streamed, so a large SOFT file is read up to the table end.
-    """
-    import pandas as pd
-
-    path = Path(path)
-    opener = gzip.open if path.name.endswith(".gz") else open
-    lines: list[str] = []
-    soft = False
-    with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            if line.startswith("!platform_table_begin"):
-                soft, lines = True, []
-                continue
-            if soft and line.startswith("!platform_table_end"):
-                break
-            if soft or not line.startswith(("#", "!", "^")):
-                lines.append(line)
-    if not lines:
-        raise FerroscopeError("the platform table is empty (no header line).", file=str(path),
-                              field="probe_table",
-                              fix="delete the file to download it again, or check its name.")
-    table = pd.read_csv(io.StringIO("".join(lines)), sep="\t", dtype=str, quoting=3)
-    table.columns = [str(c).strip().strip('"') for c in table.columns]
-    for key, col in (("probe_column", probe_column), ("symbol_column", symbol_column)):
-        if col not in table.columns:
-            likely = [c for c in SYMBOL_COLUMNS if c in table.columns]
-            raise FerroscopeError(
-                f"column '{col}' not in the platform table (columns: "
-                f"{', '.join(map(str, table.columns))})"
-                + (f"; symbol columns present: {likely}" if likely else "") + ".",
-                file=str(path), field=f"probe_table.{key}",
-                fix="name the probe and symbol columns as written in the table's header.")
-    table[probe_column] = table[probe_column].astype(str).str.strip().str.strip('"')
-    sym = table.set_index(probe_column)[symbol_column]
-    return sym.astype("string").str.strip().str.strip('"')
-
-
-def map_probes(expr: pd.DataFrame, symbols: pd.Series) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Rename probes to symbols; drop probes with no symbol or several ('///')."""
-    import pandas as pd
-
-    sym = symbols.reindex(expr.index).fillna("").astype(str).str.strip()
-    multi = sym.str.contains("///", regex=False)
-    empty = (sym == "") | (sym == "---")
-    keep = ~(multi | empty)
-    out = expr.loc[keep.to_numpy()].copy()
-    out.index = pd.Index(sym[keep].to_numpy(), name="gene")
-    stats = {"probes": len(expr), "probes_no_symbol": int(empty.sum()),
-             "probes_multi_gene": int(multi.sum()), "probes_kept": int(keep.sum()),
-             "genes": int(out.index.nunique())}
-    return out, stats
 
 
 def select_samples(sm: SeriesMatrix, keep: dict | None, source: str,
