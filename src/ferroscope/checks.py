@@ -41,10 +41,10 @@ STATUSES = ("ok", "not tested")
 RESULT_COLUMNS = ("cohort", "method", "set", "endpoint", "analysis", "estimate", "ci_low",
                   "ci_high", "p", "status", "note", "n")
 STATISTICS_COLUMNS = (*RESULT_COLUMNS, "q")
-#: columns of result tables that hold text (``role``, ``missing_genes``: risk signatures); every
-#: other column must hold numbers
+#: columns of result tables that hold text (``role``, ``missing_genes``: risk signatures;
+#: ``meta_method``: pooled rows); every other column must hold numbers
 TEXT_COLUMNS = ("cohort", "method", "set", "endpoint", "analysis", "status", "note", "covariates",
-                "role", "missing_genes")
+                "role", "missing_genes", "meta_method")
 COVERAGE_COLUMNS = ("set", "scored")
 
 

@@ -84,10 +84,13 @@ def forest_plot(stats: pd.DataFrame, method: str, analysis: str, div_id: str) ->
     d = forest_rows(stats, method, analysis)
     if d.empty:
         return None
-    labels = [_esc(label) for label in d["label"]]
+    # pooled rows: heterogeneity and prediction interval in the hover; k = 2 flagged (†)
+    few = (d["is_pooled"] & (d.get("n_cohorts", np.nan) == 2)).to_numpy()
+    labels = [_esc(label) + (" †" if f else "") for label, f in zip(d["label"], few, strict=True)]
     sig = (d["q"] < 0.05).to_numpy()
-    extra = [f"<br>tau² = {r.tau2:.3g}, I² = {100 * r.i2:.0f}%" if r.is_pooled else ""
-             for r in d.itertuples()]
+    extra = [f"<br>tau² = {r.tau2:.3g}, I² = {100 * r.i2:.0f}%"
+             + (f", 95% PI {r.pi_low:.3f}-{r.pi_high:.3f}" if hasattr(r, "pi_low") else "")
+             if r.is_pooled else "" for r in d.itertuples()]
     fig = go.Figure(go.Scatter(
         x=d["estimate"], y=labels, mode="markers",
         marker={"color": np.where(sig, "#c0392b", "#555555"),
@@ -105,6 +108,9 @@ def forest_plot(stats: pd.DataFrame, method: str, analysis: str, div_id: str) ->
     title = ("Hazard ratio per SD of score (95% CI); ◆ random-effects pooled; red: q < 0.05"
              if analysis != "auc" else
              "AUC for response (95% DeLong CI); > 0.5: higher in responders; red: q < 0.05")
+    if few.any():
+        title += ("<br><sup>† pooled over 2 cohorts: tau² is barely estimable; read the "
+                  "prediction interval (hover) and the cohorts, not the diamond alone</sup>")
     fig.update_layout(title=title, height=120 + 26 * len(d), showlegend=False)
     if analysis != "auc":
         fig.update_xaxes(type="log", title="HR per SD")

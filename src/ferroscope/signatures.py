@@ -218,9 +218,10 @@ def evaluate(cohorts: dict[str, tuple[pd.DataFrame, pd.DataFrame]], sigs: list[S
     ``cohorts``: id -> (genes x samples expression, clinical table indexed by sample).
     A signature with ``training_cohort`` in its header is a frozen trained model: its row in
     that cohort is the (optimistic) training fit, analysis ``cox_hr_per_sd_training``, kept out
-    of the pooled estimate; every other row has analysis ``cox_hr_per_sd`` and joins the
-    random-effects pooling and the FDR family of method ``signature``. ``seeds``: bootstrap seed
-    per signature (a trained model's ``models.<name>.seed``); others use ``seed``.
+    of the pooled estimate and of every FDR family (shown with its p, no q:
+    ``statistics.add_fdr``); every other row has analysis ``cox_hr_per_sd`` and joins the
+    random-effects pooling and the FDR family of method ``signature``. ``seeds``: bootstrap
+    seed per signature (a trained model's ``models.<name>.seed``); others use ``seed``.
     """
     from .riskmodel import validate_risk
     from .statistics import survival_rows

@@ -20,6 +20,8 @@ rule statistics:
         "logs/statistics.log",
     conda:
         "../envs/ferroscope.yaml"
+    params:
+        meta_method=config["statistics"]["meta"]["method"],
     script:
         "../scripts/statistics.py"
 

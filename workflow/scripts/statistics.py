@@ -10,6 +10,6 @@ from ferroscope.statistics import combine
 with step_logging(snakemake.log[0], "statistics") as log:
     tables = [read_results(p) for p in [*snakemake.input.survival, *snakemake.input.response,
                                         *snakemake.input.risk]]
-    table = combine(tables)
+    table = combine(tables, meta_method=snakemake.params.meta_method)
     log.info("%d tests, %d with q < 0.05", table["p"].notna().sum(), (table["q"] < 0.05).sum())
     write_tsv(table, snakemake.output[0])
