@@ -1,0 +1,194 @@
+"""Tumour vs adjacent non-tumour: rank tests equal to R, sample groups, pooling, the demo's
+planted difference, and the real strings of the public cohorts."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from ferroscope import tissue
+from ferroscope.errors import FerroscopeError
+
+from .conftest import REPO, shared_path
+from .rref import require_r
+from .tissue_cases import GOLDEN, cases, r_results
+
+#: R prints 15 significant digits into the golden file; the live R test compares full doubles
+GOLDEN_TOL = 1e-13
+
+
+def _check(case: dict, ref: dict, tol: float) -> None:
+    fn = tissue.signed_rank if case["paired"] else tissue.rank_sum
+    got = fn(np.array(case["x"]), np.array(case["y"]))
+    for key in ("estimate", "ci_low", "ci_high", "statistic"):
+        assert getattr(got, key) == pytest.approx(ref[key], rel=tol, abs=tol), (case["name"],
+                                                                                  key)
+    assert got.p == pytest.approx(ref["p"], rel=1e-12), case["name"]
+
+
+@pytest.mark.parametrize("case", json.loads(GOLDEN.read_text())["cases"],
+                         ids=lambda c: c["name"])
+def test_equal_to_r_golden(case):
+    """R's wilcox.test(conf.int = TRUE), paired and unpaired, exact and normal branches."""
+    _check(case, json.loads(GOLDEN.read_text())["results"][case["name"]], GOLDEN_TOL)
+
+
+def test_golden_cases_are_the_current_cases():
+    assert json.loads(GOLDEN.read_text())["cases"] == cases()
+
+
+@pytest.mark.slow
+def test_equal_to_live_r(tmp_path):
+    rscript = require_r("jsonlite")
+    ref = r_results(tmp_path, rscript)
+    for case in cases():
+        _check(case, ref[case["name"]], 1e-12)
+
+
+def test_branches_follow_r():
+    c = {x["name"]: x for x in cases()}
+    exact = tissue.signed_rank(c["paired_n49"]["x"], c["paired_n49"]["y"])
+    approx = tissue.signed_rank(c["paired_n50"]["x"], c["paired_n50"]["y"])
+    ties = tissue.signed_rank(c["paired_ties_zeros"]["x"], c["paired_ties_zeros"]["y"])
+    assert exact.exact and not approx.exact and not ties.exact and ties.n_zero > 0
+    assert exact.ci_low < exact.estimate < exact.ci_high
+
+
+def test_planted_paired_shift_is_recovered():
+    rng = np.random.default_rng(3)
+    base = rng.normal(0, 1, 40)
+    res = tissue.signed_rank(base + 1.0 + rng.normal(0, 0.3, 40), base)
+    assert res.ci_low < 1.0 < res.ci_high and res.p < 1e-6 and res.n == 40
+
+
+def test_hedges_g_paired_and_unpaired():
+    x = np.array([2.0, 3.0, 5.0, 4.0, 6.0, 5.5])
+    y = np.array([1.0, 2.5, 3.0, 3.5, 4.0, 5.0])
+    g, se = tissue.hedges_g(x, y, paired=False)
+    sp = np.sqrt((np.var(x, ddof=1) + np.var(y, ddof=1)) / 2)
+    d = (x.mean() - y.mean()) / sp
+    j = 1 - 3 / (4 * 10 - 1)
+    assert g == pytest.approx(j * d)
+    assert se == pytest.approx(j * np.sqrt(12 / 36 + d * d / 24))
+    gp, sep = tissue.hedges_g(x, y, paired=True)
+    r = np.corrcoef(x, y)[0, 1]
+    dz = (x - y).mean() / (np.std(x - y, ddof=1) / np.sqrt(2 * (1 - r)))
+    assert gp == pytest.approx((1 - 3 / 19) * dz)
+    assert sep == pytest.approx((1 - 3 / 19) * np.sqrt((1 / 6 + dz**2 / 12) * 2 * (1 - r)))
+
+
+def _groups(n_pairs: int, n_extra_tumours: int = 0) -> pd.DataFrame:
+    t = [f"T{i}" for i in range(n_pairs + n_extra_tumours)]
+    n = [f"N{i}" for i in range(n_pairs)]
+    return pd.DataFrame({tissue.GROUP: [tissue.TUMOUR] * len(t) + [tissue.NON_TUMOUR] * len(n),
+                         tissue.PAIR: [f"P{i}" for i in range(len(t))]
+                         + [f"P{i}" for i in range(n_pairs)]}, index=t + n)
+
+
+def test_compare_pairs_by_patient_and_falls_back_to_unpaired():
+    rng = np.random.default_rng(5)
+    g = _groups(12, n_extra_tumours=3)
+    base = pd.Series(rng.normal(0, 1, 15), index=[f"P{i}" for i in range(15)])
+    vals = pd.DataFrame({"S": [base[p] + (0.8 if grp == tissue.TUMOUR else 0.0)
+                               + rng.normal(0, 0.2)
+                               for p, grp in zip(g[tissue.PAIR], g[tissue.GROUP],
+                                                 strict=True)]}, index=g.index)
+    row = tissue.compare(vals, g, cohort="c", method="mean_z").iloc[0]
+    assert row["test"] == "signed_rank" and row["n"] == 12 and row["p"] < 0.01
+    direct = tissue.signed_rank(vals.loc[[f"T{i}" for i in range(12)], "S"].to_numpy(),
+                                vals.loc[[f"N{i}" for i in range(12)], "S"].to_numpy())
+    assert row["estimate"] == direct.estimate and row["ci_low"] == direct.ci_low
+    unpaired = g.assign(**{tissue.PAIR: ""})
+    row = tissue.compare(vals, unpaired, cohort="c", method="mean_z").iloc[0]
+    assert row["test"] == "rank_sum" and row["n"] == 27 and row["n_tumour"] == 15
+
+
+def test_pooled_rows_and_own_fdr_family():
+    rng = np.random.default_rng(9)
+    tables = []
+    for c in ("a", "b", "c"):
+        g = _groups(20)
+        vals = pd.DataFrame({"S": rng.normal(0, 1, 40) + np.r_[np.ones(20), np.zeros(20)],
+                             "NULL": rng.normal(0, 1, 40)}, index=g.index)
+        tables.append(tissue.compare(vals, g, cohort=c, method="mean_z"))
+    out = tissue.with_pooled_and_fdr(tables)
+    pooled = out[out["cohort"] == "pooled"].set_index("set")
+    assert set(pooled.index) == {"S", "NULL"} and (pooled["n_cohorts"] == 3).all()
+    assert pooled.loc["S", "estimate"] > 0.5 and pooled.loc["S", "p"] < 1e-4
+    per = out[out["cohort"] != "pooled"]
+    assert np.allclose(np.sort(per["q"]), np.sort(
+        __import__("scipy").stats.false_discovery_control(per["p"], method="bh")))
+
+
+@pytest.mark.bad_input
+def test_local_compare_value_matching_nothing_stops():
+    clin = pd.DataFrame({"sample": ["a", "b", "c"], "tissue": ["tumour", "normal", "tumour"],
+                         "patient": ["p1", "p1", "p2"]})
+    with pytest.raises(FerroscopeError, match=r"\['Normal'\].*observed: tumour \(2\), "
+                                              r"normal \(1\)") as err:
+        tissue.mark_local(clin, {"compare": {"column": "tissue", "values": ["Normal"]},
+                                 "pair_by": "patient"}, source="clin.tsv", cid="x")
+    assert "samples.compare.values" in str(err.value) and "clin.tsv" in str(err.value)
+
+
+def test_local_split_keeps_tumours_exactly():
+    clin = pd.DataFrame({"sample": ["a", "b", "c", "d"],
+                         "tissue": ["tumour", "normal", "tumour", "normal"],
+                         "patient": ["p1", "p1", "p2", "p3"], "os": [1, 2, 3, 4]})
+    raw = pd.DataFrame(np.arange(8.0).reshape(2, 4), index=["G1", "G2"],
+                       columns=["a", "b", "c", "d"])
+    cfg = {"source": "local", "clinical": {"sample_id": "sample"},
+           "samples": {"compare": {"column": "tissue", "values": ["normal"]},
+                       "pair_by": "patient"}}
+    expr, c2, _ = tissue.tumour_only(raw, clin, [], cfg, source="x", cid="x")
+    assert list(expr.columns) == ["a", "c"] and list(c2.columns) == list(clin.columns)
+    assert list(c2["sample"]) == ["a", "c"]
+    e3, groups, rec = tissue.comparison_samples(raw, clin, [], cfg, source="x", cid="x")
+    assert list(e3.columns) == ["a", "b", "c", "d"]
+    assert rec[0]["pairs"] == 1 and rec[0]["kept"] == 2 and rec[0]["tumours"] == 2
+    assert list(groups[tissue.PAIR]) == ["p1", "p1", "p2", "p3"]
+
+
+def test_seed_genes_keep_every_set():
+    table = pd.DataFrame({"symbol": ["GPX4", "SLC7A11", "GPX4"],
+                          "set": ["GSH", "GSH", "NRF2"]})
+    assert tissue.seed_genes(table) == {"GPX4": "GSH,NRF2", "SLC7A11": "GSH"}
+
+
+# ------------------------------------------------------------------------------------------
+# the real strings of config/public_cohorts.yaml
+
+def _public():
+    return yaml.safe_load((REPO / "config" / "public_cohorts.yaml").read_text())["cohorts"]
+
+
+@pytest.mark.shared
+def test_gse76427_comparison_strings_and_pairs():
+    pdata = pd.read_csv(shared_path("cohorts", "GSE76427", "derived_GSE76427_pdata.tsv"),
+                        sep="\t")
+    entry = _public()["GSE76427"]["samples"]
+    values = pdata["tissue:ch1"].value_counts()
+    assert values[entry["compare"]["values"][0]] == 52
+    assert values[entry["keep"]["values"][0]] == 115
+    key = pdata[entry["pair_by"] + ":ch1"]
+    tum = set(key[pdata["tissue:ch1"].isin(entry["keep"]["values"])])
+    non = set(key[pdata["tissue:ch1"].isin(entry["compare"]["values"])])
+    assert len(tum & non) == 52
+
+
+@pytest.mark.shared
+def test_gse14520_gpl3921_comparison_strings():
+    pdata = pd.read_csv(shared_path("cohorts", "GSE14520", "GSE14520_clinical_platform1.csv.gz"))
+    tissue_col = pdata["Tissue:ch1"].fillna(pdata["tissue:ch1"])
+    entry = _public()["GSE14520_GPL3921"]["samples"]
+    assert int(tissue_col.isin(entry["compare"]["values"]).sum()) == 220
+    sup = pd.read_csv(shared_path("cohorts", "GSE14520", "GSE14520_clinical_full.csv"))
+    sup = sup.set_index("Affy_GSM").reindex(pdata["geo_accession"])
+    ids = sup["ID"].to_numpy()
+    tum = set(ids[tissue_col.isin(entry["keep"]["values"]).to_numpy()])
+    non = set(ids[tissue_col.isin(entry["compare"]["values"]).to_numpy()])
+    assert len(tum & non) == 213
