@@ -192,3 +192,16 @@ def test_gse14520_gpl3921_comparison_strings():
     tum = set(ids[tissue_col.isin(entry["keep"]["values"]).to_numpy()])
     non = set(ids[tissue_col.isin(entry["compare"]["values"]).to_numpy()])
     assert len(tum & non) == 213
+
+
+@pytest.mark.shared
+def test_tcga_lihc_normals_pair_with_primary_tumours():
+    labels = pd.read_csv(shared_path("cohorts", "TCGA-LIHC", "labels.csv"))
+    from ferroscope.sources import tcga
+
+    types = _public()["TCGA-LIHC"]["samples"]["compare"]["sample_types"]
+    barcodes = list(labels["SampleID"])
+    normals = tcga.comparison_samples(barcodes, types)
+    tumours = tcga.primary_tumours(barcodes)
+    assert len(normals) == 50 and int((labels["Label"] == 0).sum()) == 50
+    assert len(set(normals) & set(tumours)) == 50

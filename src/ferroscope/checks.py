@@ -43,7 +43,7 @@ STATISTICS_COLUMNS = (*RESULT_COLUMNS, "q")
 #: columns of result tables that hold text (``role``, ``missing_genes``: risk signatures); every
 #: other column must hold numbers
 TEXT_COLUMNS = ("cohort", "method", "set", "endpoint", "analysis", "status", "note", "covariates",
-                "role", "missing_genes")
+                "role", "missing_genes", "gene", "test")
 COVERAGE_COLUMNS = ("set", "scored")
 
 

@@ -330,6 +330,12 @@ def hedges_g(x: np.ndarray, y: np.ndarray, paired: bool) -> tuple[float, float]:
 # --------------------------------------------------------------------------------------------
 # one cohort: every feature (set score or gene) tumour vs non-tumour
 
+def plain_groups(groups: pd.DataFrame) -> pd.DataFrame:
+    """The group and pair columns as plain strings (h5ad obs stores them as categoricals)."""
+    return pd.DataFrame({c: groups[c].astype(object).where(groups[c].notna(), "").astype(str)
+                         for c in (GROUP, PAIR)}, index=groups.index)
+
+
 def compare(values: pd.DataFrame, groups: pd.DataFrame, *, cohort: str, method: str,
             sets: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Test every column of ``values`` (samples x features) tumour vs non-tumour.
@@ -340,7 +346,7 @@ def compare(values: pd.DataFrame, groups: pd.DataFrame, *, cohort: str, method: 
     rank-sum test on all samples (n = samples). ``sets`` maps a feature to the ``set`` column
     (genes: the sets they belong to); by default the feature is the set.
     """
-    g = groups.reindex(values.index)
+    g = plain_groups(groups).reindex(values.index)
     tum = g.index[g[GROUP] == TUMOUR]
     non = g.index[g[GROUP] == NON_TUMOUR]
     pair_ids = g[PAIR].fillna("").astype(str)
@@ -389,7 +395,7 @@ def compare(values: pd.DataFrame, groups: pd.DataFrame, *, cohort: str, method: 
         rows.append({**base, "estimate": res.estimate, "ci_low": res.ci_low,
                      "ci_high": res.ci_high, "p": res.p, "status": "ok",
                      "n": res.n if res.test == "signed_rank" else res.n, "test": res.test,
-                     "statistic": res.statistic, "exact": res.exact, "smd": g_,
+                     "statistic": res.statistic, "exact": int(res.exact), "smd": g_,
                      "se_smd": se, "note": note, **extra})
     return pd.DataFrame(rows)
 
@@ -452,6 +458,15 @@ def with_pooled_and_fdr(tables: list[pd.DataFrame]) -> pd.DataFrame:
             merged.loc[p.index, "q"] = sps.false_discovery_control(p.to_numpy(float),
                                                                    method="bh")
     return merged
+
+
+def concat_tissue(table: pd.DataFrame, tissue_tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """results/statistics.tsv: the survival/response table with the tissue rows appended
+    (their q computed in :func:`with_pooled_and_fdr`; the other rows are untouched)."""
+    tissue_tables = [t for t in tissue_tables if not t.empty]
+    if not tissue_tables:
+        return table
+    return pd.concat([table, *tissue_tables], ignore_index=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -524,18 +539,40 @@ def tumour_only(raw: pd.DataFrame, clinical: pd.DataFrame, records: list[dict[st
                 cfg: Mapping[str, Any], *, source: str, cid: str
                 ) -> tuple[pd.DataFrame, pd.DataFrame, list[dict[str, Any]]]:
     """Drop the comparison samples and the reserved columns: the tumour-only tables, exactly
-    as without a comparison (the prepare step then runs unchanged)."""
+    as without a comparison (the prepare step then runs unchanged).
+
+    With ``source`` an existing clinical file, the tumour rows are parsed again from it on
+    their own, so that every column gets the type it has in a tumour-only file (a column
+    empty on the non-tumour rows would otherwise read as float instead of int)."""
     records = [r for r in records if r.get("mapping") != "samples.compare"]
     if not _has_comparison(cfg) and GROUP not in clinical.columns:
         return raw, clinical, records
     marked, _ = split(raw, clinical, cfg, source=source, cid=cid)
     sid = cfg["clinical"]["sample_id"]
-    keep = marked[GROUP] == TUMOUR
+    keep = (marked[GROUP] == TUMOUR).to_numpy()
     ids = set(marked.loc[~keep, sid].astype(str))
-    clin = clinical.loc[keep.to_numpy()].drop(columns=[GROUP, PAIR], errors="ignore")
-    clin = clin.reset_index(drop=True)
+    clin = _reparse(clinical, keep, source).drop(columns=[GROUP, PAIR], errors="ignore")
     expr = raw.loc[:, [c for c in raw.columns if str(c) not in ids]]
     return expr, clin, records
+
+
+def _reparse(clinical: pd.DataFrame, keep: np.ndarray, source: str) -> pd.DataFrame:
+    """Rows ``keep`` of the table read from ``source`` (as ferroscope.io.read_table reads it),
+    parsed on their own; the rows of ``clinical`` when the file is not there."""
+    from pathlib import Path
+
+    path = Path(source)
+    if not path.is_file():
+        return clinical.loc[keep].reset_index(drop=True)
+    rows = set(np.flatnonzero(keep) + 1)  # + the header line
+    sep = "," if path.name.lower().removesuffix(".gz").endswith(".csv") else "\t"
+    out = pd.read_csv(path, sep=sep, low_memory=False,
+                      skiprows=lambda i: i > 0 and i not in rows)
+    if len(out) != int(keep.sum()):
+        raise FerroscopeError("the clinical table changed while it was read (or holds quoted "
+                              "line breaks).", file=source,
+                              fix="remove line breaks inside cells; run again.")
+    return out
 
 
 def comparison_samples(raw: pd.DataFrame, clinical: pd.DataFrame,

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import _bootstrap  # noqa: F401  (puts the checkout's src/ on sys.path if needed)
 
-from ferroscope import prepare, provenance
+from ferroscope import prepare, provenance, tissue
 from ferroscope.genesets import AliasTable
 from ferroscope.io import read_table, write_tsv
 from ferroscope.logs import log_provenance, step_logging
@@ -23,12 +23,17 @@ with step_logging(snakemake.log[0], "prepare") as log:
                                   field=f"cohorts.{cohort_id}.expression" if local else None)
     # the alias table is checked here (cycles stop the run) but never applied to matrix rows
     AliasTable.read(snakemake.input.aliases)
+    clin_raw = read_table(snakemake.input.clinical, what=f"clinical table of cohort {cohort_id}",
+                          field=f"cohorts.{cohort_id}.clinical_table" if local else None)
+    records = (json.loads(Path(snakemake.input.records).read_text())
+               if "records" in snakemake.input.keys() else [])
+    # tumours only: a declared tumour/non-tumour comparison is the tissue step's (tissue.smk)
+    raw, clin_raw, records = tissue.tumour_only(raw, clin_raw, records, cfg,
+                                                source=snakemake.input.clinical, cid=cohort_id)
     missing_key = (f"cohorts.{cohort_id}.missing" if "missing" in cfg else "missing")
     expr, notes = prepare.harmonise_expression(
         raw, scale=cfg["expression_scale"], source=snakemake.input.expression,
         missing=snakemake.params.missing, missing_key=missing_key)
-    clin_raw = read_table(snakemake.input.clinical, what=f"clinical table of cohort {cohort_id}",
-                          field=f"cohorts.{cohort_id}.clinical_table" if local else None)
     clinical = prepare.standardise_clinical(clin_raw, cfg["clinical"],
                                             source=snakemake.input.clinical, cohort=cohort_id)
     adata = prepare.build_anndata(expr, clinical, notes, cohort=cohort_id,
@@ -37,8 +42,6 @@ with step_logging(snakemake.log[0], "prepare") as log:
              notes.scale_detected)
     # per clinical mapping: samples kept and dropped (shown in the report's cohort table)
     # (an assembled source adds its own, e.g. GEO's samples.keep; a local cohort has none)
-    records = (json.loads(Path(snakemake.input.records).read_text())
-               if "records" in snakemake.input.keys() else [])
     adata.uns["clinical_mapping"] = json.dumps(records + clinical.attrs.get("mapping", []))
     adata.uns["description"] = cfg.get("description", "")
     adata.uns["platform"] = cfg.get("platform", "")
