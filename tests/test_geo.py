@@ -355,3 +355,31 @@ def test_public_gse14520_gpl571_tumour_vs_nontumour_end_to_end(public_gpl571_mir
             print(g, genes.loc[g, cols].to_dict())
     report = (wd / "results" / "report.html").read_text()
     assert 'id="tissue"' in report and "scored together" in report
+
+
+def test_gpl571_comparison_group_pairs_19_by_supplement_id(gpl571):
+    supplement = pd.read_csv(shared_path("cohorts", "GSE14520", "GSE14520_Extra_Supplement.txt.gz"),
+                             sep="\t")
+    entry = yaml.safe_load((REPO / "config" / "public_cohorts.yaml").read_text())[
+        "cohorts"]["GSE14520_GPL571"]["samples"]
+    tumours = geo.select_samples(gpl571, entry["keep"], "matrix")
+    normals = geo.select_comparison(gpl571, entry["compare"], entry["keep"], "matrix")
+    assert len(tumours) == 22 and len(normals) == 19
+    clin = geo.clinical_table(gpl571, tumours + normals, supplement, "Affy_GSM", "sup")
+    marked = geo.mark_comparison(clin, normals, entry["pair_by"], "sup")
+    from ferroscope.tissue import compare_record
+
+    assert compare_record(marked, "tissue") == {
+        "mapping": "samples.compare", "column": "tissue", "kept": 19, "dropped": 0,
+        "tumours": 22, "pairs": 19}
+
+
+@pytest.mark.bad_input
+def test_comparison_value_matching_nothing_is_named(gpl571):
+    with pytest.raises(FerroscopeError, match=r"'Liver Normal'.*samples.compare.values.*"
+                                              r"Observed values.*'Liver Non-Tumor Tissue' 19"):
+        geo.select_comparison(gpl571, {"characteristic": "tissue", "values": ["Liver Normal"]},
+                              TUMOUR, "matrix")
+    with pytest.raises(FerroscopeError, match="both tumours"):
+        geo.select_comparison(gpl571, {"characteristic": "Tissue",
+                                       "values": ["Liver Tumor Tissue"]}, TUMOUR, "matrix")

@@ -205,3 +205,55 @@ def test_tcga_lihc_normals_pair_with_primary_tumours():
     tumours = tcga.primary_tumours(barcodes)
     assert len(normals) == 50 and int((labels["Label"] == 0).sum()) == 50
     assert len(set(normals) & set(tumours)) == 50
+
+
+def test_demo_nontumour_leaves_the_tumour_cohort_identical_and_plants_the_difference():
+    from ferroscope import demo
+    from ferroscope.genesets import AliasTable, read_gmt
+
+    gs = REPO / "resources" / "genesets"
+    sets = read_gmt(gs / "ferroptosis.gmt", AliasTable.read(gs / "aliases.tsv"))
+    plain = demo.generate(sets, n_patients=80, n_genes=600, seed=4)
+    with_n = demo.generate(sets, n_patients=80, n_genes=600, seed=4, n_nontumour=40)
+    pd.testing.assert_frame_equal(plain.expression, with_n.expression)
+    pd.testing.assert_frame_equal(plain.clinical, with_n.clinical)
+    pd.testing.assert_frame_equal(plain.factors, with_n.factors)
+    normal = with_n.nontumour
+    assert normal.shape == (600, 40) and normal.columns.str.endswith("-N").all()
+    tum = with_n.expression[normal.columns.str.removesuffix("-N")]
+    by_name = {s.name: s for s in sets}
+    defence = [g for g in by_name["FERROPTOSIS_DEFENCE_GSH"].genes if g in normal.index]
+    null = [g for g in by_name["FERROPTOSIS_DRIVERS"].genes if g in normal.index]
+
+    def paired(genes):
+        t = tum.loc[genes].to_numpy().mean(0)
+        n = normal.loc[genes].to_numpy().mean(0)
+        return tissue.signed_rank(t, n)
+
+    assert paired(defence).p < 1e-6 and paired(defence).estimate > 0.3
+    assert paired(null).p > 0.01
+
+
+@pytest.mark.slow
+def test_demo_workflow_recovers_the_planted_tissue_difference(demo_run):
+    stats = pd.read_csv(demo_run / "results" / "statistics.tsv", sep="\t")
+    rows = stats[(stats["analysis"] == tissue.ANALYSIS) & (stats["cohort"] == "demo")]
+    primary = rows[rows["method"] == "mean_z"].set_index("set")
+    # the 3-gene GSH-independent set is below min_genes: its genes are tested as seed genes
+    gsh = primary.loc["FERROPTOSIS_DEFENCE_GSH"]
+    assert gsh["test"] == "signed_rank" and gsh["n"] == 60
+    assert gsh["estimate"] > 0 and gsh["q"] < 1e-6
+    null = primary.loc["FERROPTOSIS_DRIVERS"]  # nothing planted: small next to the defence set
+    assert abs(null["smd"]) < 0.4 < gsh["smd"] and null["p"] > 1e-3
+    genes = rows[rows["method"] == tissue.EXPRESSION].set_index("gene")
+    for g in ("GPX4", "SLC7A11", "AIFM2", "DHODH"):
+        assert genes.loc[g, "estimate"] > 0 and genes.loc[g, "p"] < 1e-3, g
+    assert "FERROPTOSIS_DEFENCE_GSH" in tissue_sets()
+    report = (demo_run / "results" / "report.html").read_text()
+    assert 'id="tissue"' in report and "scored together" in report
+
+
+def tissue_sets():
+    from ferroscope.demo import TISSUE_SETS
+
+    return TISSUE_SETS
