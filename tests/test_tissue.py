@@ -257,3 +257,74 @@ def tissue_sets():
     from ferroscope.demo import TISSUE_SETS
 
     return TISSUE_SETS
+
+
+def test_tumour_rows_keep_the_types_of_a_tumour_only_file(tmp_path):
+    """Columns empty on the non-tumour rows (survival) read as int, as without them."""
+    both = tmp_path / "both.tsv"
+    both.write_text("sample\tos_days\tstatus\tferroscope_tissue\tferroscope_pair\n"
+                    "a\t10\t1\ttumour\tp1\nb\t\t\tnon_tumour\tp1\nc\t20\t0\ttumour\tp2\n")
+    alone = tmp_path / "alone.tsv"
+    alone.write_text("sample\tos_days\tstatus\na\t10\t1\nc\t20\t0\n")
+    clin = pd.read_csv(both, sep="\t")
+    assert clin["os_days"].dtype == float
+    raw = pd.DataFrame([[1.0, 2.0, 3.0]], index=["G"], columns=["a", "b", "c"])
+    cfg = {"source": "geo", "clinical": {"sample_id": "sample"},
+           "samples": {"compare": {"characteristic": "tissue", "values": ["x"]}}}
+    rec = [{"mapping": "samples.keep"}, {"mapping": "samples.compare"}]
+    expr, tum, records = tissue.tumour_only(raw, clin, rec, cfg, source=str(both), cid="c")
+    pd.testing.assert_frame_equal(tum, pd.read_csv(alone, sep="\t"))
+    assert list(expr.columns) == ["a", "c"] and records == [{"mapping": "samples.keep"}]
+
+
+@pytest.mark.bad_input
+def test_declared_comparison_without_reserved_columns_stops():
+    cfg = {"source": "geo", "clinical": {"sample_id": "sample"},
+           "samples": {"compare": {"characteristic": "tissue", "values": ["x"]}}}
+    clin = pd.DataFrame({"sample": ["a"]})
+    with pytest.raises(FerroscopeError, match="no 'ferroscope_tissue' column.*cohort_source"):
+        tissue.tumour_only(pd.DataFrame({"a": [1.0]}), clin, [], cfg, source="c.tsv", cid="c")
+
+
+@pytest.mark.slow
+def test_local_cohort_comparison_through_the_workflow(tmp_path):
+    """A local cohort naming its tissue column: tumours prepared as without it, both groups
+    tested, paired by the patient column."""
+    from ferroscope import demo
+    from ferroscope.genesets import AliasTable, read_gmt
+
+    from .conftest import make_workdir, run_snakemake
+
+    gs = REPO / "resources" / "genesets"
+    c = demo.generate(read_gmt(gs / "ferroptosis.gmt", AliasTable.read(gs / "aliases.tsv")),
+                      n_patients=60, n_genes=800, seed=1, n_nontumour=30)
+    data = tmp_path / "wd" / "data"
+    data.mkdir(parents=True)
+    pd.concat([c.expression, c.nontumour], axis=1).to_csv(data / "expr.tsv.gz", sep="\t",
+                                                          float_format="%.4f")
+    clin = pd.concat([c.clinical.assign(tissue="HCC", person=c.clinical["patient"]),
+                      c.nontumour_clinical.assign(
+                          tissue="adjacent liver",
+                          person=c.nontumour_clinical["patient"].str.removesuffix("-N"))])
+    clin.to_csv(data / "clin.tsv", sep="\t", index=False)
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    entry = dict(cfg["cohorts"]["demo"], source="local", expression="data/expr.tsv.gz",
+                 clinical_table="data/clin.tsv",
+                 samples={"compare": {"column": "tissue", "values": ["adjacent liver"]},
+                          "pair_by": "person"})
+    entry.pop("demo")
+    cfg["cohorts"] = {"local": entry}
+    cfg["scoring"]["methods"] = ["mean_z"]
+    cfg["scoring"]["primary"] = "mean_z"
+    cfg.pop("models", None)
+    wd = make_workdir(tmp_path / "wd", yaml.safe_dump(cfg))
+    res = run_snakemake(wd, "results/tissue/statistics.tsv", "results/local/prepared.h5ad")
+    assert res.returncode == 0, res.stderr[-3000:]
+    import anndata as ad
+
+    tum = ad.read_h5ad(wd / "results" / "local" / "prepared.h5ad")
+    assert tum.n_obs == 60 and not tum.obs_names.str.endswith("-N").any()
+    out = pd.read_csv(wd / "results" / "tissue" / "statistics.tsv", sep="\t")
+    gsh = out[(out["set"] == "FERROPTOSIS_DEFENCE_GSH") & (out["method"] == "mean_z")].iloc[0]
+    assert gsh["test"] == "signed_rank" and gsh["n"] == 30 and gsh["p"] < 1e-4
+    assert gsh["estimate"] > 0
