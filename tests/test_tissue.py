@@ -249,6 +249,10 @@ def test_demo_workflow_recovers_the_planted_tissue_difference(demo_run):
     for g in ("GPX4", "SLC7A11", "AIFM2", "DHODH"):
         assert genes.loc[g, "estimate"] > 0 and genes.loc[g, "p"] < 1e-3, g
     assert "FERROPTOSIS_DEFENCE_GSH" in tissue_sets()
+    pooled = stats[(stats["analysis"] == tissue.ANALYSIS) & (stats["cohort"] == "pooled")
+                   & (stats["method"] == "mean_z")].set_index("set")
+    assert pooled.loc["FERROPTOSIS_DEFENCE_GSH", "n_cohorts"] == 2
+    assert pooled.loc["FERROPTOSIS_DEFENCE_GSH", "ci_low"] > 0.5  # Hedges' g
     report = (demo_run / "results" / "report.html").read_text()
     assert 'id="tissue"' in report and "scored together" in report
 
