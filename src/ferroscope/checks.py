@@ -44,7 +44,7 @@ STATISTICS_COLUMNS = (*RESULT_COLUMNS, "q")
 #: columns of result tables that hold text (``role``, ``missing_genes``: risk signatures;
 #: ``meta_method``: pooled rows); every other column must hold numbers
 TEXT_COLUMNS = ("cohort", "method", "set", "endpoint", "analysis", "status", "note", "covariates",
-                "role", "missing_genes", "meta_method")
+                "role", "missing_genes", "meta_method", "gene", "test")
 COVERAGE_COLUMNS = ("set", "scored")
 
 

@@ -346,7 +346,7 @@ def render(stats: pd.DataFrame, cohorts: list[CohortData], config: dict[str, Any
            genesets: list[dict[str, Any]], inputs: list[dict[str, Any]],
            software: dict[str, str], created: str, risk: RiskData | None = None,
            downloads: list[dict[str, Any]] | None = None,
-           scoring_runs: list[dict[str, Any]] | None = None) -> str:
+           scoring_runs: list[dict[str, Any]] | None = None, tissue: str = "") -> str:
     """Render the whole report to a string (``downloads``: :func:`download_records` rows;
     ``scoring_runs``: the score step's JSON sidecars, see :func:`scoring_runs_table`)."""
     methods = list(config["scoring"]["methods"])
@@ -388,6 +388,7 @@ def render(stats: pd.DataFrame, cohorts: list[CohortData], config: dict[str, Any
         method_info=method_table(methods),
         n_sig=int((stats["q"] < 0.05).sum()), n_tests=int(stats["p"].notna().sum()),
         risk=risk_section(risk, stats),
+        tissue=tissue,  # ferroscope.report_tissue.section (HTML, already escaped)
     )
 
 

@@ -193,4 +193,5 @@ def all_targets():
         "results/report.html",
         *static_figures(),
         *risk_targets(),
+        *tissue_targets(),
     ]

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import _bootstrap  # noqa: F401  (puts the checkout's src/ on sys.path if needed)
 
-from ferroscope import prepare, provenance
+from ferroscope import prepare, provenance, tissue
 from ferroscope.clinical import standardise_clinical
 from ferroscope.expression import harmonise_expression, read_expression
 from ferroscope.genesets import AliasTable
@@ -33,6 +33,9 @@ with step_logging(snakemake.log[0], "prepare") as log:
     # (an assembled source adds its own, e.g. GEO's samples.keep; a local cohort has none)
     records = (json.loads(Path(snakemake.input.records).read_text())
                if "records" in snakemake.input.keys() else [])
+    # tumours only: a declared tumour/non-tumour comparison is the tissue step's (tissue.smk)
+    raw, clin_raw, records = tissue.tumour_only(raw, clin_raw, records, cfg,
+                                                source=snakemake.input.clinical, cid=cohort_id)
     missing_key = (f"cohorts.{cohort_id}.missing" if "missing" in cfg else "missing")
     expr, notes = harmonise_expression(
         raw, scale=cfg["expression_scale"], source=snakemake.input.expression,

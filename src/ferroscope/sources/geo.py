@@ -132,6 +132,67 @@ def select_samples(sm: SeriesMatrix, keep: dict | None, source: str,
     return chosen
 
 
+def select_comparison(sm: SeriesMatrix, compare: dict, keep: dict | None,
+                      source: str) -> list[str]:
+    """GSM ids of the comparison group (``samples.compare``: adjacent non-tumour tissue).
+
+    Strict: each value must match a sample (case and surrounding spaces ignored), else the run
+    stops listing the observed values with their counts; a value kept as tumour too is an error.
+    """
+    col = compare["characteristic"].strip().lower()
+    if col not in sm.samples.columns:
+        raise FerroscopeError(
+            f"characteristic '{compare['characteristic']}' is not in the series (it has: "
+            f"{sorted(c for c in sm.samples.columns if c not in ('title', 'source_name'))}).",
+            file=source, field="samples.compare.characteristic",
+            fix="name one of the listed characteristics.")
+    columns = set(sm.expression.columns)
+    in_table = [g for g in sm.samples.index if g in columns or not columns]
+    raw = sm.samples.loc[in_table, col]
+    norm = raw.fillna("").astype(str).str.strip().str.lower()
+    observed = raw[norm != ""].astype(str).str.strip().value_counts()
+    seen = ", ".join(f"'{v}' {n}" for v, n in observed.items())
+    wanted = {str(v).strip().lower() for v in compare["values"]}
+    for v in compare["values"]:
+        if not (norm == str(v).strip().lower()).any():
+            raise FerroscopeError(
+                f"value '{v}' of samples.compare.values matches no sample's '{col}'. Observed "
+                f"values (count): {seen}.", file=source, field="samples.compare.values",
+                fix="use the values exactly as the series writes them (case ignored).")
+    if keep and col == keep["characteristic"].strip().lower():
+        both = wanted & {str(v).strip().lower() for v in keep["values"]}
+        if both:
+            raise FerroscopeError(f"value(s) {sorted(both)} are both tumours (samples.keep) "
+                                  "and the comparison group.", file=source,
+                                  field="samples.compare.values",
+                                  fix="list each value in one of the two.")
+    return [g for g in in_table if norm[g] in wanted]
+
+
+def mark_comparison(clinical: pd.DataFrame, comparison: list[str], pair_by: str | None,
+                    source: str) -> pd.DataFrame:
+    """Add the reserved tissue columns (ferroscope.tissue.GROUP / PAIR) to the clinical table:
+    the group of every sample and its patient key (``samples.pair_by``: a characteristic or a
+    clinical-supplement column)."""
+    import numpy as np
+
+    from ..tissue import GROUP, NON_TUMOUR, PAIR, TUMOUR
+
+    out = clinical.copy()
+    out[GROUP] = np.where(out["geo_accession"].isin(comparison), NON_TUMOUR, TUMOUR)
+    if pair_by is None:
+        out[PAIR] = ""
+        return out
+    col = pair_by if pair_by in out.columns else pair_by.strip().lower()
+    if col not in out.columns:
+        raise FerroscopeError(
+            f"samples.pair_by '{pair_by}' is neither a characteristic nor a supplement column "
+            f"(columns: {[c for c in out.columns if c != GROUP][:25]}).", file=source,
+            field="samples.pair_by", fix="name the column holding the patient id.")
+    out[PAIR] = out[col].astype("string").str.strip().fillna("")
+    return out
+
+
 def read_expression_supplement(path: str | Path, samples: pd.DataFrame, *, sample_key: str,
                                header_startswith: str | None = None,
                                drop_row_prefixes: list[str] | tuple[str, ...] = ()
@@ -288,16 +349,21 @@ def assemble(inputs: Mapping[str, str], cohort: Cohort, log: logging.Logger) -> 
     gsm = select_samples(sm, keep, inputs["matrix"], counts)
     log.info("%s: samples.keep kept %d, excluded %d, without the characteristic %d",
              acc, counts["kept"], counts["excluded"], counts["missing"])
+    compare = cohort.get("samples", {}).get("compare")
+    # the comparison group rides along after the tumours; the prepare step removes it again
+    # (ferroscope.tissue.tumour_only), the tissue step keeps it
+    comparison = select_comparison(sm, compare, keep, inputs["matrix"]) if compare else []
+    samples = gsm + comparison
     sup_cfg = cohort.get("expression_supplement")
     if sup_cfg:
         raw, stats = read_expression_supplement(
             inputs["expression_supplement"], sm.samples, sample_key=sup_cfg["sample_key"],
             header_startswith=sup_cfg.get("header_startswith"),
             drop_row_prefixes=sup_cfg.get("drop_row_prefixes", []))
-        raw = raw[gsm]
+        raw = raw[samples]
         log.info("%s: expression from %s: %s", acc, inputs["expression_supplement"], stats)
     else:
-        raw = sm.expression[gsm]
+        raw = sm.expression[samples]
     if "probe_table" in inputs:
         pt = cohort["probe_table"]
         symbols = read_platform_table(inputs["probe_table"], pt["probe_column"],
@@ -310,7 +376,7 @@ def assemble(inputs: Mapping[str, str], cohort: Cohort, log: logging.Logger) -> 
     supplement = None
     if "clinical_supplement" in inputs:
         supplement = read_table(inputs["clinical_supplement"], what="clinical supplement")
-    clinical = clinical_table(sm, gsm, supplement,
+    clinical = clinical_table(sm, samples, supplement,
                               cohort.get("clinical_supplement", {}).get("id_column"),
                               inputs.get("clinical_supplement", inputs["matrix"]))
     expr.index.name = "gene"
@@ -318,7 +384,15 @@ def assemble(inputs: Mapping[str, str], cohort: Cohort, log: logging.Logger) -> 
                  "column": (keep or {}).get("characteristic", "(all)"),
                  "kept": counts["kept"], "dropped": counts["excluded"] + counts["missing"],
                  "excluded": counts["excluded"], "missing": counts["missing"]}
-    return Assembled(expr, clinical, records=[selection])
+    records = [selection]
+    if compare:
+        from ..tissue import compare_record
+
+        clinical = mark_comparison(clinical, comparison, cohort["samples"].get("pair_by"),
+                                   inputs.get("clinical_supplement", inputs["matrix"]))
+        records.append(compare_record(clinical, compare["characteristic"]))
+        log.info("%s: samples.compare: %s", acc, records[-1])
+    return Assembled(expr, clinical, records=records)
 
 
 SOURCE = Source(
