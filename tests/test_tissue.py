@@ -118,8 +118,18 @@ def test_pooled_rows_and_own_fdr_family():
     out = tissue.with_pooled_and_fdr(tables)
     pooled = out[out["cohort"] == "pooled"].set_index("set")
     assert set(pooled.index) == {"S", "NULL"} and (pooled["n_cohorts"] == 3).all()
-    assert pooled.loc["S", "estimate"] > 0.5 and pooled.loc["S", "p"] < 1e-4
+    # pooled by ferroscope.meta (REML + HKSJ by default, DL selectable) on Hedges' g
     per = out[out["cohort"] != "pooled"]
+    s = per[per["set"] == "S"]
+    from ferroscope import meta
+    for method in meta.METHODS:
+        ref = meta.pool(s["smd"].to_numpy()[None], s["se_smd"].to_numpy()[None], method=method)
+        got = tissue.pool(per, method).set_index("set").loc["S"]
+        assert got["meta_method"] == method
+        assert np.isclose(got["estimate"], ref.estimate[0], rtol=1e-14)
+        assert np.isclose(got["pi_low"], ref.pi_low[0], rtol=1e-14)
+    assert pooled.loc["S", "estimate"] > 0.5 and pooled.loc["S", "p"] < 0.01
+    assert tissue.pool(per, "dl").set_index("set").loc["S", "p"] < 1e-4
     assert np.allclose(np.sort(per["q"]), np.sort(
         __import__("scipy").stats.false_discovery_control(per["p"], method="bh")))
 

@@ -169,7 +169,8 @@ def section(stats: pd.DataFrame, data: list[TissueData], primary: str) -> str:
              "otherwise the Mann-Whitney test with the Hodges-Lehmann shift (n = samples); both "
              "as R's wilcox.test(conf.int = TRUE). Cohorts are pooled on Hedges' g (the "
              "difference in within-group SD units: the HL estimates are on each cohort's score "
-             "scale) by DerSimonian-Laird random effects. BH FDR in a family of its own.</p>"]
+             "scale) by random effects (statistics.meta.method; see the methods section). "
+             "BH FDR in a family of its own.</p>"]
     fig = forest(stats, primary, "tissue-forest")
     if fig:
         parts.append(f"<h3>All cohorts · {_esc(primary)}</h3>{fig}")

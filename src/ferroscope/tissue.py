@@ -31,7 +31,7 @@ platform), so cohorts are pooled on a standardised mean difference in units of t
 SD: Hedges' g, for pairs computed from the paired differences (Borenstein et al. 2009,
 *Introduction to Meta-Analysis*, eqs 4.18-4.28: S_within = S_diff / sqrt(2(1 - r)), variance
 (1/n + d²/2n)·2(1 - r)), for unpaired groups from the pooled SD (eqs 4.18-4.24); both with the
-small-sample factor J = 1 - 3/(4 df - 1). DerSimonian-Laird random effects as elsewhere.
+small-sample factor J = 1 - 3/(4 df - 1). Random effects as elsewhere (``ferroscope.meta``).
 """
 
 from __future__ import annotations
@@ -415,41 +415,51 @@ def compare(values: pd.DataFrame, groups: pd.DataFrame, *, cohort: str, method: 
 # --------------------------------------------------------------------------------------------
 # across cohorts: pooling and FDR (a family of its own: the survival/response q are unchanged)
 
-def pool(table: pd.DataFrame) -> pd.DataFrame:
-    """DerSimonian-Laird random effects of Hedges' g over the cohorts of each method x set
-    (x gene) tested in two or more; the per-cohort HL shifts are not comparable and not pooled."""
-    from statsmodels.stats.meta_analysis import combine_effects
+def pool(table: pd.DataFrame, method: str = "reml_hksj") -> pd.DataFrame:
+    """Random effects of Hedges' g over the cohorts of each method x set (x gene) tested in two
+    or more, by ``ferroscope.meta.pool`` (``statistics.meta.method``: REML with the
+    Hartung-Knapp-Sidik-Jonkman CI by default, or DerSimonian-Laird), with the prediction
+    interval; the per-cohort HL shifts are not comparable and not pooled."""
+    from . import meta
 
     if table.empty:
         return table
     ok = table[(table["status"] == "ok") & table["smd"].notna() & (table["se_smd"] > 0)]
     keys = ["method", "set"] + (["gene"] if "gene" in table else [])
+    groups = [(key, grp) for key, grp in ok.groupby(keys, sort=False, dropna=False)
+              if len(grp) >= 2]
+    if not groups:
+        return pd.DataFrame()
+    width = max(len(g) for _, g in groups)
+    y = np.full((len(groups), width), np.nan)
+    se = np.full((len(groups), width), np.nan)
+    for i, (_, grp) in enumerate(groups):
+        y[i, :len(grp)] = grp["smd"].to_numpy(float)
+        se[i, :len(grp)] = grp["se_smd"].to_numpy(float)
+    res = meta.pool(y, se, method=method)
+    from .statistics import FEW_COHORTS
+
     rows = []
-    for key, grp in ok.groupby(keys, sort=False, dropna=False):
-        if len(grp) < 2:
-            continue
-        eff, se = grp["smd"].to_numpy(float), grp["se_smd"].to_numpy(float)
-        res = combine_effects(eff, se**2, method_re="dl")
-        tau2 = float(res.tau2)
-        if tau2 > 0:
-            mean, sd = float(res.mean_effect_re), float(res.sd_eff_w_re)
-        else:
-            tau2, mean, sd = 0.0, float(res.mean_effect_fe), float(res.sd_eff_w_fe)
-        z = sps.norm.isf(0.025)
+    for i, (key, grp) in enumerate(groups):
         row = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
+        k = len(grp)
         rows.append({**row, "cohort": "pooled", "endpoint": "tissue", "analysis": ANALYSIS,
-                     "estimate": mean, "ci_low": mean - z * sd, "ci_high": mean + z * sd,
-                     "p": float(2 * sps.norm.sf(abs(mean) / sd)), "status": "ok",
-                     "n": int(grp["n"].sum()), "n_cohorts": len(grp), "tau2": tau2,
-                     "i2": max(0.0, float(res.i2)), "smd": mean, "se_smd": sd,
+                     "estimate": res.estimate[i], "ci_low": res.ci_low[i],
+                     "ci_high": res.ci_high[i], "p": res.p[i],
+                     "status": "ok" if np.isfinite(res.estimate[i]) else "not tested",
+                     "n": int(grp["n"].sum()), "n_cohorts": k, "tau2": res.tau2[i],
+                     "i2": res.i2[i], "pi_low": res.pi_low[i], "pi_high": res.pi_high[i],
+                     "meta_method": method, "smd": res.estimate[i], "se_smd": res.se[i],
                      "test": "random_effects_smd",
                      "note": f"Hedges' g (tumour - non-tumour, within-group SD units), "
-                             f"DerSimonian-Laird random effects over {len(grp)} cohorts "
-                             f"({', '.join(map(str, grp['cohort']))})"})
+                             f"{meta.LABEL[method]} over {k} cohorts "
+                             f"({', '.join(map(str, grp['cohort']))})"
+                             + (f"; {FEW_COHORTS}" if k == 2 else "")})
     return pd.DataFrame(rows)
 
 
-def with_pooled_and_fdr(tables: list[pd.DataFrame]) -> pd.DataFrame:
+def with_pooled_and_fdr(tables: list[pd.DataFrame],
+                        meta_method: str = "reml_hksj") -> pd.DataFrame:
     """Per-cohort tables -> one table with pooled rows and q (BH within each method, per-cohort
     and pooled rows separately; a family of its own, apart from survival and response)."""
     tables = [t for t in tables if not t.empty]
@@ -458,7 +468,7 @@ def with_pooled_and_fdr(tables: list[pd.DataFrame]) -> pd.DataFrame:
                                      "estimate", "ci_low", "ci_high", "p", "q", "status",
                                      "note", "n"])
     merged = pd.concat(tables, ignore_index=True)
-    pooled = pool(merged)
+    pooled = pool(merged, meta_method)
     if not pooled.empty:
         merged = pd.concat([merged, pooled], ignore_index=True)
     merged["q"] = np.nan

@@ -123,6 +123,8 @@ rule tissue_statistics:
         "results/tissue/statistics.tsv",
     log:
         "logs/tissue_statistics.log",
+    params:
+        meta_method=config["statistics"]["meta"]["method"],
     conda:
         "../envs/ferroscope.yaml"
     script:
