@@ -8,6 +8,7 @@
 #   survival.smk  Cox HR per SD, KM median split per cohort x method
 #   response.smk  AUC / Mann-Whitney per cohort x method
 #   signatures.smk published risk signatures and LASSO-Cox models (train, freeze, validate)
+#   tissue.smk    tumour vs adjacent non-tumour (cohorts declaring a comparison group)
 #   report.smk    results/statistics.tsv (BH FDR) and the self-contained results/report.html
 #   figures.smk   static PNG/SVG figures beside the report (results/figures/)
 # Config keys: config/README.md. Usable as a Snakemake `module` (README "Using ferroscope as a
@@ -29,6 +30,7 @@ include: "workflow/rules/score.smk"
 include: "workflow/rules/survival.smk"
 include: "workflow/rules/response.smk"
 include: "workflow/rules/signatures.smk"
+include: "workflow/rules/tissue.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/figures.smk"
 
