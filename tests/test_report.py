@@ -371,3 +371,19 @@ def test_extra_sections_placed_and_linked():
     with pytest.raises(ValueError, match="after='nowhere'"):
         report.render(stats, [data], cfg, genesets=[], inputs=[], software={}, created="c",
                       sections=[report.Section("x", "X", "", after="nowhere")])
+
+
+def test_summary_and_volcanoes_are_about_outcomes_only():
+    """Rows of other analyses (tumour vs non-tumour) have their own section: no volcano, no
+    summary sentence, no tier count from them."""
+    stats, data = synthetic()
+    tissue_row = {"cohort": "c<1>", "method": "mean_z", "set": "NRF2_TARGETS",
+                  "endpoint": "tissue", "analysis": "tumour_vs_nontumour", "estimate": 3.0,
+                  "ci_low": 2.0, "ci_high": 4.0, "p": 1e-9, "q": 1e-9, "status": "ok",
+                  "note": "", "n": 40}
+    stats = pd.concat([stats, pd.DataFrame([tissue_row])], ignore_index=True)
+    summary = report.summary_section(stats, ["mean_z"], "mean_z")
+    assert [e["endpoint"] for e in summary["endpoints"]] == ["os", "response"]
+    assert [v["endpoint"] for v in report.volcano_section(stats, ["mean_z"])] == ["os",
+                                                                                  "response"]
+    assert report.tier_counts(stats, "mean_z", 40)["detail"] == 4

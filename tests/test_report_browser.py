@@ -51,9 +51,10 @@ def test_demo_report_renders_offline(browser, demo_run, tmp_path_factory):
     report = demo_run / "results" / "report.html"
     context, page, requests, problems = open_offline(browser, report)
     n_divs = page.evaluate("[...document.querySelectorAll('.plotly-graph-div')]"
-                           ".filter(d => !d.closest('#risk')).length")
+                           ".filter(d => !d.closest('#risk') && !d.closest('#tissue')).length")
+    n_all = page.evaluate("document.querySelectorAll('.plotly-graph-div').length")
     page.wait_for_function(
-        f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {n_divs}",
+        f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {n_all}",
         timeout=30000)
     # every figure rendered: volcano and forest (OS, AUC) per method; KM + heatmap per cohort;
     # response box + ROC per cohort with response labels (counted from the run's config)
@@ -63,7 +64,8 @@ def test_demo_report_renders_offline(browser, demo_run, tmp_path_factory):
     expected = 4 * len(cfg["scoring"]["methods"]) + 2 * len(cohorts) + 2 * n_response
     rendered = page.evaluate(
         "[...document.querySelectorAll('.plotly-graph-div')]"
-        ".filter(d => !d.closest('#risk') && d.classList.contains('js-plotly-plot')"
+        ".filter(d => !d.closest('#risk') && !d.closest('#tissue')"
+        " && d.classList.contains('js-plotly-plot')"
         " && d.data.length > 0 && d.querySelector('svg.main-svg') !== null).length")
     assert n_divs == expected and rendered == n_divs, (n_divs, rendered, expected)
     # the risk-signature section (its own count: forests, td-ROC, calibration, KM per cohort)
@@ -73,6 +75,12 @@ def test_demo_report_renders_offline(browser, demo_run, tmp_path_factory):
         " && d.data.length > 0 && d.querySelector('svg.main-svg') !== null).length]; })()")
     if cfg.get("signatures", {}).get("files") or cfg.get("models"):
         assert risk_divs >= 2 and risk_rendered == risk_divs, (risk_divs, risk_rendered)
+    # the tissue comparison (ferroscope.report_tissue) draws its own figures: all rendered
+    tissue_divs, tissue_rendered = page.evaluate(
+        "(() => { const ds = [...document.querySelectorAll('#tissue .plotly-graph-div')];"
+        " return [ds.length, ds.filter(d => d.classList.contains('js-plotly-plot')"
+        " && d.data.length > 0 && d.querySelector('svg.main-svg') !== null).length]; })()")
+    assert tissue_rendered == tissue_divs, (tissue_divs, tissue_rendered)
     for section in SECTIONS:
         assert page.locator(f"section#{section} h2").count() == 1
     assert not problems, problems

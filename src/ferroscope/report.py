@@ -551,6 +551,13 @@ STAT_COLUMNS = ["cohort", "method", "set", "endpoint", "tier", "estimate", "ci_l
 COVERAGE_COLUMNS = ["cohort", "set", "n_genes", "n_present", "coverage_percent", "scored",
                     "missing", "missing_reasons", "aliases_used"]
 SUMMARY_TOP = 10
+#: The analyses the summary, the volcano plots and the tier counts are about (outcome
+#: associations); other rows (tumour vs non-tumour, ...) have their own sections.
+OUTCOME_ANALYSES = ("cox_hr_per_sd", "auc")
+
+
+def _outcome(stats: pd.DataFrame) -> pd.DataFrame:
+    return stats[stats["analysis"].isin(OUTCOME_ANALYSES)]
 
 
 def _endpoint_order(stats: pd.DataFrame) -> list[str]:
@@ -587,6 +594,7 @@ def summary_section(stats: pd.DataFrame, methods: list[str], primary: str, *,
     """The opening section: per method x endpoint how many tests reached q < 0.05, and per
     endpoint the primary method's strongest associations (pooled estimates first, then single
     cohorts; each at most ``top``), with the same set's estimate under the other methods."""
+    stats = _outcome(stats)
     ok = stats[(stats["status"] == "ok") & pd.to_numeric(stats["q"], errors="coerce").notna()]
     counts = []
     for m in methods:
@@ -634,6 +642,7 @@ def summary_section(stats: pd.DataFrame, methods: list[str], primary: str, *,
 
 def volcano_section(stats: pd.DataFrame, methods: list[str]) -> list[dict[str, Any]]:
     """One volcano per method x endpoint with a test (survival endpoints, then response)."""
+    stats = _outcome(stats)
     out = []
     for ep in _endpoint_order(stats):
         for m in methods:
@@ -676,7 +685,7 @@ def cohort_block(d: CohortData, i: int, stats: pd.DataFrame, config: dict[str, A
         "km": km_figure(d, primary, stats, f"km-{i}", limit=limit),
         "box": response_box(d, primary, f"box-{i}", stats, limit=limit),
         "roc": roc_figure(d, primary, stats, f"roc-{i}", limit=limit),
-        "heatmap": correlation_heatmap(d, primary, f"heat-{i}", stats, limit=limit),
+        "heatmap": correlation_heatmap(d, primary, f"heat-{i}", _outcome(stats), limit=limit),
         "notes": d.prepare_notes,
         "mapping": mapping_summary(d.clinical_mapping),
         "missing_endpoints": missing_endpoints(
@@ -689,6 +698,7 @@ def cohort_block(d: CohortData, i: int, stats: pd.DataFrame, config: dict[str, A
 
 def tier_counts(stats: pd.DataFrame, primary: str, limit: int) -> dict[str, Any]:
     """How many tested rows are in each tier, and how many sets the figures draw."""
+    stats = _outcome(stats)
     ok = stats[stats["status"] == "ok"]
     detail = is_detail(ok)
     return {"has_tier": "tier" in stats.columns, "detail": int(detail.sum()),
