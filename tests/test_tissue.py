@@ -261,8 +261,16 @@ def test_demo_workflow_recovers_the_planted_tissue_difference(demo_run):
     assert "FERROPTOSIS_DEFENCE_GSH" in tissue_sets()
     pooled = stats[(stats["analysis"] == tissue.ANALYSIS) & (stats["cohort"] == "pooled")
                    & (stats["method"] == "mean_z")].set_index("set")
-    assert pooled.loc["FERROPTOSIS_DEFENCE_GSH", "n_cohorts"] == 2
-    assert pooled.loc["FERROPTOSIS_DEFENCE_GSH", "ci_low"] > 0.5  # Hedges' g
+    row = pooled.loc["FERROPTOSIS_DEFENCE_GSH"]
+    assert row["n_cohorts"] == 2 and row["estimate"] > 0.5  # Hedges' g
+    # REML + HKSJ over k = 2 (t with 1 df): the pooled row is meta.pool of the two cohorts'
+    # g and flagged; each cohort's own CI excludes 0
+    from ferroscope import meta
+    per = stats[(stats["analysis"] == tissue.ANALYSIS) & (stats["cohort"] != "pooled")
+                & (stats["method"] == "mean_z") & (stats["set"] == "FERROPTOSIS_DEFENCE_GSH")]
+    ref = meta.pool(per["smd"].to_numpy()[None], per["se_smd"].to_numpy()[None])
+    assert row["ci_low"] == pytest.approx(ref.ci_low[0], rel=1e-10) and "k = 2" in row["note"]
+    assert (per["ci_low"] > 0).all()
     report = (demo_run / "results" / "report.html").read_text()
     assert 'id="tissue"' in report and "scored together" in report
 
@@ -307,7 +315,7 @@ def test_local_cohort_comparison_through_the_workflow(tmp_path):
     from ferroscope import demo
     from ferroscope.genesets import AliasTable, read_gmt
 
-    from .conftest import make_workdir, run_snakemake
+    from .conftest import demo_config, make_workdir, run_snakemake
 
     gs = REPO / "resources" / "genesets"
     c = demo.generate(read_gmt(gs / "ferroptosis.gmt", AliasTable.read(gs / "aliases.tsv")),
@@ -321,7 +329,7 @@ def test_local_cohort_comparison_through_the_workflow(tmp_path):
                           tissue="adjacent liver",
                           person=c.nontumour_clinical["patient"].str.removesuffix("-N"))])
     clin.to_csv(data / "clin.tsv", sep="\t", index=False)
-    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg = demo_config()
     entry = dict(cfg["cohorts"]["demo"], source="local", expression="data/expr.tsv.gz",
                  clinical_table="data/clin.tsv",
                  samples={"compare": {"column": "tissue", "values": ["adjacent liver"]},
