@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from ferroscope import tissue
+from ferroscope import ranktests, tissue
 from ferroscope.errors import FerroscopeError
 
 from .conftest import REPO, shared_path
@@ -22,7 +22,7 @@ GOLDEN_TOL = 1e-13
 
 
 def _check(case: dict, ref: dict, tol: float) -> None:
-    fn = tissue.signed_rank if case["paired"] else tissue.rank_sum
+    fn = ranktests.signed_rank if case["paired"] else ranktests.rank_sum
     got = fn(np.array(case["x"]), np.array(case["y"]))
     for key in ("estimate", "ci_low", "ci_high", "statistic"):
         assert getattr(got, key) == pytest.approx(ref[key], rel=tol, abs=tol), (case["name"],
@@ -51,9 +51,9 @@ def test_equal_to_live_r(tmp_path):
 
 def test_branches_follow_r():
     c = {x["name"]: x for x in cases()}
-    exact = tissue.signed_rank(c["paired_n49"]["x"], c["paired_n49"]["y"])
-    approx = tissue.signed_rank(c["paired_n50"]["x"], c["paired_n50"]["y"])
-    ties = tissue.signed_rank(c["paired_ties_zeros"]["x"], c["paired_ties_zeros"]["y"])
+    exact = ranktests.signed_rank(c["paired_n49"]["x"], c["paired_n49"]["y"])
+    approx = ranktests.signed_rank(c["paired_n50"]["x"], c["paired_n50"]["y"])
+    ties = ranktests.signed_rank(c["paired_ties_zeros"]["x"], c["paired_ties_zeros"]["y"])
     assert exact.exact and not approx.exact and not ties.exact and ties.n_zero > 0
     assert exact.ci_low < exact.estimate < exact.ci_high
 
@@ -61,7 +61,7 @@ def test_branches_follow_r():
 def test_planted_paired_shift_is_recovered():
     rng = np.random.default_rng(3)
     base = rng.normal(0, 1, 40)
-    res = tissue.signed_rank(base + 1.0 + rng.normal(0, 0.3, 40), base)
+    res = ranktests.signed_rank(base + 1.0 + rng.normal(0, 0.3, 40), base)
     assert res.ci_low < 1.0 < res.ci_high and res.p < 1e-6 and res.n == 40
 
 
@@ -99,7 +99,7 @@ def test_compare_pairs_by_patient_and_falls_back_to_unpaired():
                                                  strict=True)]}, index=g.index)
     row = tissue.compare(vals, g, cohort="c", method="mean_z").iloc[0]
     assert row["test"] == "signed_rank" and row["n"] == 12 and row["p"] < 0.01
-    direct = tissue.signed_rank(vals.loc[[f"T{i}" for i in range(12)], "S"].to_numpy(),
+    direct = ranktests.signed_rank(vals.loc[[f"T{i}" for i in range(12)], "S"].to_numpy(),
                                 vals.loc[[f"N{i}" for i in range(12)], "S"].to_numpy())
     assert row["estimate"] == direct.estimate and row["ci_low"] == direct.ci_low
     unpaired = g.assign(**{tissue.PAIR: ""})
@@ -238,7 +238,7 @@ def test_demo_nontumour_leaves_the_tumour_cohort_identical_and_plants_the_differ
     def paired(genes):
         t = tum.loc[genes].to_numpy().mean(0)
         n = normal.loc[genes].to_numpy().mean(0)
-        return tissue.signed_rank(t, n)
+        return ranktests.signed_rank(t, n)
 
     assert paired(defence).p < 1e-6 and paired(defence).estimate > 0.3
     assert paired(null).p > 0.01
