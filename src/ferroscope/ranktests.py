@@ -157,40 +157,50 @@ def zeroin(f: Callable[[np.ndarray, np.ndarray], np.ndarray], ax: np.ndarray, bx
 # --------------------------------------------------------------------------------------------
 # rank statistics of many rows (NaN = absent) in one sort
 
-def _midranks(keys: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Average ranks of each row's sorted ``keys`` (first ``count`` entries are the values)
-    and the tie term sum(t³ - t) of R's ``table(rank(.))``."""
+def _midranks(keys: np.ndarray, lo: np.ndarray | int, hi: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Average ranks (1 at position ``lo``) of each row's sorted ``keys`` over positions
+    lo..hi-1 (the values; others are dropped or padding) and the tie term sum(t³ - t) of R's
+    ``table(rank(.))``; rows without ties take the fast path."""
     k, m = keys.shape
     pos = np.arange(m)
-    new = np.ones((k, m), bool)
-    new[:, 1:] = keys[:, 1:] != keys[:, :-1]
-    last = np.ones((k, m), bool)
-    last[:, :-1] = new[:, 1:]
-    start = np.maximum.accumulate(np.where(new, pos, 0), axis=1)
-    end = np.minimum.accumulate(np.where(last, pos, m)[:, ::-1], axis=1)[:, ::-1]
-    inside = pos < count[:, None]
-    t = (end - start + 1).astype(float)
-    tie = np.sum(np.where(last & inside, t**3 - t, 0.0), axis=1)
-    return (start + end) / 2 + 1, tie
+    lo = np.broadcast_to(np.asarray(lo)[..., None], (k, 1))
+    ranks = pos + 1.0 - lo
+    tie = np.zeros(k)
+    dup = keys[:, 1:] == keys[:, :-1]
+    rows = np.flatnonzero(dup.any(axis=1))
+    rows = rows[(dup[rows] & (pos[1:] > lo[rows]) & (pos[1:] < hi[rows, None])).any(axis=1)]
+    if rows.size:
+        new = np.ones((len(rows), m), bool)
+        new[:, 1:] = ~dup[rows]
+        last = np.ones_like(new)
+        last[:, :-1] = new[:, 1:]
+        start = np.maximum.accumulate(np.where(new, pos, 0), axis=1)
+        end = np.minimum.accumulate(np.where(last, pos, m)[:, ::-1], axis=1)[:, ::-1]
+        t = (end - start + 1).astype(float)
+        inside = (pos >= lo[rows]) & (pos < hi[rows, None])
+        tie[rows] = np.sum(np.where(last & inside, t**3 - t, 0.0), axis=1)
+        ranks[rows] = (start + end) / 2 + 1 - lo[rows]
+    return ranks, tie
 
 
-def _signed_parts(d: np.ndarray, shift: np.ndarray) -> tuple[np.ndarray, ...]:
-    """V, n and tie term of the signed-rank statistic of d - shift (rows; zeros dropped)."""
+def _signed_parts(d: np.ndarray, shift: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, ...]:
+    """V, n and tie term of the signed-rank statistic of d - shift (rows: the first n of each
+    row are the values, NaN after; zeros of d - shift dropped)."""
     x = d - shift[:, None]
-    valid = ~np.isnan(x) & (x != 0)
-    # |x| as its IEEE bit pattern (order-preserving for x >= 0), shifted left one bit to carry
-    # the sign of x: one sort of unsigned integers orders |x| and keeps which were positive
-    mag = np.where(valid, np.abs(x), 0.0).view(np.uint64) << np.uint64(1)
-    key = np.where(valid, mag | (x > 0).astype(np.uint64), np.iinfo(np.uint64).max)
+    # |x| as its IEEE bit pattern (order-preserving for |x| >= 0; NaN after every number),
+    # shifted one bit left to carry x > 0: one sort of integers orders |x| with the signs
+    key = np.abs(x).view(np.uint64) << np.uint64(1)
+    key |= x > 0
+    zeros = (x == 0).sum(axis=1)
     key.sort(axis=1)
-    n = valid.sum(axis=1)
-    ranks, tie = _midranks(key >> np.uint64(1), n)
-    up = (key & np.uint64(1)).astype(bool) & (np.arange(key.shape[1]) < n[:, None])
-    return np.sum(np.where(up, ranks, 0.0), axis=1), n, tie
+    ranks, tie = _midranks(key >> np.uint64(1), zeros, n)
+    return np.sum(ranks * (key & np.uint64(1)), axis=1), n - zeros, tie
 
 
-def _signed_z(d: np.ndarray, shift: np.ndarray, correct: np.ndarray) -> np.ndarray:
-    v, nx, tie = _signed_parts(d, shift)
+def _signed_z(d: np.ndarray, shift: np.ndarray, correct: np.ndarray,
+              n: np.ndarray) -> np.ndarray:
+    v, nx, tie = _signed_parts(d, shift, n)
     zd = v - nx * (nx + 1) / 4
     with np.errstate(divide="ignore", invalid="ignore"):
         sigma = np.sqrt(nx * (nx + 1) * (2 * nx + 1) / 24 - tie / 48)
@@ -202,7 +212,7 @@ def _sum_parts(x: np.ndarray, y: np.ndarray, shift: np.ndarray) -> tuple[np.ndar
     z = np.concatenate([x - shift[:, None], y], axis=1) + 0.0   # -0 == 0, as R ranks
     order = np.argsort(z, axis=1, kind="stable")                  # NaN last
     n = (~np.isnan(z)).sum(axis=1)
-    ranks, tie = _midranks(np.take_along_axis(z, order, axis=1), n)
+    ranks, tie = _midranks(np.take_along_axis(z, order, axis=1), 0, n)
     from_x = (order < x.shape[1]) & (np.arange(z.shape[1]) < n[:, None])
     return np.sum(np.where(from_x, ranks, 0.0), axis=1), tie
 
@@ -280,30 +290,30 @@ def signed_rank_many(x: np.ndarray, y: np.ndarray,
     n_all = (~np.isnan(d)).sum(axis=1)
     n_zero = (d == 0).sum(axis=1)
     d[d == 0] = np.nan
+    d.sort(axis=1)                                    # NaN (absent, zero) last
     nf = len(d)
-    zero = np.zeros(nf)
-    v, n, tie = _signed_parts(d, zero)
+    v, n, tie = _signed_parts(d, np.zeros(nf), (~np.isnan(d)).sum(axis=1))
     alpha = 1 - conf_level
     est, lo_ci, hi_ci, p = (np.full(nf, np.nan) for _ in range(4))
     error = np.where(n == 0, "all differences are zero", "").astype(object)
     exact = (n > 0) & (n < 50) & (tie == 0) & (n_zero == 0)
     for k, rows in _rows(n, np.flatnonzero(exact)):
-        dk = _compact(d[rows], k)
+        dk = d[rows, :k]
         i, j = np.triu_indices(k)
         p[rows], est[rows], lo_ci[rows], hi_ci[rows] = _exact(
             (dk[:, i] + dk[:, j]) / 2, v[rows], _signrank_cdf(k), alpha)
     rows = np.flatnonzero(~exact & (n > 0))
     if rows.size:
         dn, nn = d[rows], n[rows]
+        one, nil = np.ones(len(rows), bool), np.zeros(len(rows), bool)
         zd = v[rows] - nn * (nn + 1) / 4
         with np.errstate(divide="ignore", invalid="ignore"):
             z = (zd - np.sign(zd) * 0.5) / np.sqrt(nn * (nn + 1) * (2 * nn + 1) / 24
                                                   - tie[rows] / 48)
         p[rows] = np.minimum(1.0, 2 * sps.norm.sf(np.abs(z)))
-        lo, hi = np.nanmin(dn, axis=1), np.nanmax(dn, axis=1)
+        lo, hi = dn[:, 0], dn[np.arange(len(rows)), nn - 1]
         r = len(rows)
-        w_lo = _signed_z(dn, lo, np.ones(r, bool))
-        w_hi = _signed_z(dn, hi, np.ones(r, bool))
+        w_lo, w_hi = _signed_z(dn, lo, one, nn), _signed_z(dn, hi, one, nn)
         a = np.full(r, alpha)
         with np.errstate(invalid="ignore"):
             for _ in range(64):   # R: double alpha until the sample limits bracket the CI
@@ -315,9 +325,8 @@ def signed_rank_many(x: np.ndarray, y: np.ndarray,
         error[rows[~ok]] = ALL_TIED
         ci = ok & (a < 1)
         zq_l, zq_u = sps.norm.isf(a / 2), sps.norm.ppf(a / 2)
-        f_lo = _signed_z(dn, lo, np.zeros(r, bool))
-        f_hi = _signed_z(dn, hi, np.zeros(r, bool))
-        roots, bad = _roots(lambda i, s, c: _signed_z(dn[i], s, c), lo, hi,
+        f_lo, f_hi = _signed_z(dn, lo, nil, nn), _signed_z(dn, hi, nil, nn)
+        roots, bad = _roots(lambda i, s, c: _signed_z(dn[i], s, c, nn[i]), lo, hi,
                             (w_lo - zq_l, w_lo - zq_u, f_lo), (w_hi - zq_l, w_hi - zq_u, f_hi),
                             (zq_l, zq_u, np.zeros(r)), (ci, ci, ok))
         mid = np.nanmedian(dn, axis=1)
