@@ -37,6 +37,47 @@ def test_equal_to_r_golden(case):
     _check(case, json.loads(GOLDEN.read_text())["results"][case["name"]], GOLDEN_TOL)
 
 
+def _stack(vectors: list[list[float]]) -> np.ndarray:
+    out = np.full((len(vectors), max(map(len, vectors))), np.nan)
+    for i, v in enumerate(vectors):
+        out[i, :len(v)] = v
+    return out
+
+
+@pytest.mark.parametrize("paired", [True, False])
+def test_all_features_at_once_equal_r_golden(paired):
+    """The golden cases stacked as rows of one matrix (NaN-padded to the longest): one
+    vectorised call, every row equal to R (the lockstep root finder keeps each row's iterates)."""
+    golden = json.loads(GOLDEN.read_text())
+    chosen = [c for c in golden["cases"] if c["paired"] is paired]
+    fn = ranktests.signed_rank_many if paired else ranktests.rank_sum_many
+    res = fn(_stack([c["x"] for c in chosen]), _stack([c["y"] for c in chosen]))
+    assert not any(res.error)
+    for i, case in enumerate(chosen):
+        ref = golden["results"][case["name"]]
+        for key in ("estimate", "ci_low", "ci_high", "statistic"):
+            assert getattr(res, key)[i] == pytest.approx(ref[key], rel=GOLDEN_TOL,
+                                                         abs=GOLDEN_TOL), (case["name"], key)
+        assert res.p[i] == pytest.approx(ref["p"], rel=1e-12), case["name"]
+
+
+def test_untestable_features_follow_r():
+    """A constant paired difference: R 4.2 gives V, p and the midrange, no CI (its warning
+    'cannot compute confidence interval when all observations are zero or tied'; values
+    printed by R 4.2.2 with digits = 17); all-zero differences: not tested."""
+    res = ranktests.signed_rank(np.arange(6.0) + 1.5, np.arange(6.0) + 1)
+    assert res.statistic == 21 and res.estimate == 0.5 and not res.exact
+    assert res.p == pytest.approx(0.019656157250169875, rel=1e-12)
+    assert np.isnan(res.ci_low) and np.isnan(res.ci_high)
+    g = _groups(6)
+    vals = pd.DataFrame({"SAME": np.r_[np.arange(6.0), np.arange(6.0)],
+                         "OK": np.r_[np.arange(6.0) * 1.3 + 0.5, np.arange(6.0)]},
+                        index=g.index)
+    out = tissue.compare(vals, g, cohort="c", method="mean_z").set_index("set")
+    assert out.loc["SAME", "note"] == "not testable: all differences are zero"
+    assert out.loc["OK", "status"] == "ok" and out.loc["OK", "test"] == "signed_rank"
+
+
 def test_golden_cases_are_the_current_cases():
     assert json.loads(GOLDEN.read_text())["cases"] == cases()
 

@@ -50,8 +50,8 @@ from scipy import stats as sps
 CONF_LEVEL = 0.95
 TOL_ROOT = 1e-4          # R's wilcox.test default tol.root
 EPS = np.finfo(float).eps
-#: R's wilcox.test error when sigma is 0 in the CI search
-ALL_TIED = "cannot compute confidence interval when all observations are zero or tied"
+#: R's wilcox.test (rank sum) when sigma is 0 in the CI search
+ALL_TIED = "cannot compute confidence interval when all observations are tied"
 NO_ROOT = "f() values at end points not of opposite sign"
 
 
@@ -321,18 +321,17 @@ def signed_rank_many(x: np.ndarray, y: np.ndarray,
                 if not more.any():
                     break
                 a[more] *= 2
-        ok = np.isfinite(w_lo) & np.isfinite(w_hi)
-        error[rows[~ok]] = ALL_TIED
+        ok = np.isfinite(w_lo) & np.isfinite(w_hi)   # R 4.2: else no CI, the midrange
         ci = ok & (a < 1)
         zq_l, zq_u = sps.norm.isf(a / 2), sps.norm.ppf(a / 2)
         f_lo, f_hi = _signed_z(dn, lo, nil, nn), _signed_z(dn, hi, nil, nn)
         roots, bad = _roots(lambda i, s, c: _signed_z(dn[i], s, c, nn[i]), lo, hi,
                             (w_lo - zq_l, w_lo - zq_u, f_lo), (w_hi - zq_l, w_hi - zq_u, f_hi),
                             (zq_l, zq_u, np.zeros(r)), (ci, ci, ok))
-        mid = np.nanmedian(dn, axis=1)
+        mid = np.where(ok, np.nanmedian(dn, axis=1), np.nan)
         lo_ci[rows] = np.where(ci, roots[0], mid)
         hi_ci[rows] = np.where(ci, roots[1], mid)
-        est[rows] = roots[2]
+        est[rows] = np.where(ok, roots[2], (lo + hi) / 2)
         error[rows[bad]] = NO_ROOT
     return RankTests("signed_rank", est, lo_ci, hi_ci, p, v, n_all, exact, n_zero, error)
 

@@ -171,7 +171,9 @@ def _row(base: dict[str, Any], res: RankTests, k: int, g_: float, se: float, n_p
     if res.test == "signed_rank":
         zeros = int(res.n_zero[k])
         note = (f"paired Wilcoxon signed-rank on {n_pairs} tumour/non-tumour pairs ({kind})"
-                + (f"; {zeros} zero differences dropped" if zeros else ""))
+                + (f"; {zeros} zero differences dropped" if zeros else "")
+                + ("; no CI, estimate = midrange (all differences tied, as R)"
+                   if np.isnan(res.ci_low[k]) else ""))
         extra = {"n_tumour": n_pairs, "n_nontumour": n_pairs}
     else:
         na, nb = counts or (0, 0)
