@@ -2,9 +2,8 @@
 at once, equal to R's ``wilcox.test(x, y, conf.int = TRUE)`` (R 4.2 ``stats``, two-sided,
 ``mu = 0``, ``correct = TRUE``, ``exact = NULL``, ``tol.root = 1e-4``).
 
-Inputs are features x observations matrices; NaN marks an absent observation (a feature's
-missing pair or sample), so every feature may have its own n. Every step is one numpy call
-over all features: there is no Python loop over features.
+Inputs are features x observations matrices, NaN = absent (each feature has its own n).
+Every step is one numpy call over all features (the exact branch: one per distinct n).
 
 **Signed rank** (paired; :func:`signed_rank_many`). d = x - y over complete pairs; zero
 differences are dropped (R). V = sum of the ranks of |d| over d > 0 (average ranks for ties).
@@ -28,12 +27,10 @@ differences x_i - y_j, CI at R's ``qwilcox``; otherwise z = (W - mn/2 - sign(.)/
 sigma² = mn/12 ((m + n + 1) - sum(t³ - t)/((m + n)(m + n - 1))), and the CI and estimate as
 roots in the shift (Hollander & Wolfe 1999, 4.1-4.3).
 
-**The roots.** :func:`zeroin` is R's ``R_zeroin2`` (Brent 1973; src/appl/zeroin.c), ported
-line for line and run in lockstep over all (feature, root) problems: each problem follows the
-same iterates as R's scalar ``uniroot`` and stops where R stops (the arithmetic is IEEE double
-element by element, and the rank statistics are exact half-integer sums), so the end points
-equal R's to the printed digits, not merely to ``tol.root`` (R's answer is only within about
-1e-4 of the true root; a different root finder would land elsewhere in that interval).
+**The roots.** :func:`zeroin` is R's ``R_zeroin2`` (Brent 1973; src/appl/zeroin.c) line for
+line, in lockstep over all (feature, root) problems: each follows R's iterates and stops where
+R stops (IEEE double element by element; rank sums are exact), so the roots equal R's to the
+printed digits, not merely within ``tol.root`` (R's root is ~1e-4 from the true one).
 """
 
 from __future__ import annotations
@@ -42,7 +39,6 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
 import numpy as np
 from scipy import stats as sps
@@ -68,10 +64,6 @@ class RankTest:
     n: int                    # pairs used (signed rank, zeros included) or samples
     exact: bool
     n_zero: int = 0           # zero differences (signed rank; dropped, as R does)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("test", "estimate", "ci_low", "ci_high", "p",
-                                              "statistic", "n", "exact", "n_zero")}
 
 
 @dataclass(frozen=True)
@@ -103,10 +95,8 @@ class RankTests:
 def zeroin(f: Callable[[np.ndarray, np.ndarray], np.ndarray], ax: np.ndarray, bx: np.ndarray,
            fa: np.ndarray, fb: np.ndarray, tol: float = TOL_ROOT,
            maxit: int = 1000) -> np.ndarray:
-    """Brent's root of every problem i in [ax_i, bx_i] exactly as R's ``uniroot`` runs it.
-
-    ``f(idx, b)`` evaluates problems ``idx`` at ``b``; only unfinished problems are evaluated.
-    """
+    """Brent's root of every problem i in [ax_i, bx_i] as R's ``uniroot`` runs it; ``f(idx,
+    b)`` evaluates the unfinished problems ``idx`` at ``b``."""
     a, b, fa, fb = (np.array(v, float) for v in (ax, bx, fa, fb))
     c, fc = a.copy(), fa.copy()
     out = np.where(fa == 0, a, b)
@@ -132,8 +122,7 @@ def zeroin(f: Callable[[np.ndarray, np.ndarray], np.ndarray], ax: np.ndarray, bx
             t1 = FB / FA                              # secant (a == c)
             p_sec, q_sec = cb * t1, 1.0 - t1
             q = FA / FC                               # inverse quadratic
-            t1 = FB / FC
-            t2 = FB / FA
+            t1, t2 = FB / FC, FB / FA
             p_iq = t2 * (cb * q * (q - t1) - (B - A) * (t1 - 1.0))
             q_iq = (q - 1.0) * (t1 - 1.0) * (t2 - 1.0)
             p, q = np.where(A == C, p_sec, p_iq), np.where(A == C, q_sec, q_iq)
@@ -198,13 +187,16 @@ def _signed_parts(d: np.ndarray, shift: np.ndarray, n: np.ndarray) -> tuple[np.n
     return np.sum(ranks * (key & np.uint64(1)), axis=1), n - zeros, tie
 
 
+def _z(zd: np.ndarray, var: np.ndarray, correct: np.ndarray | bool) -> np.ndarray:
+    """(zd - sign(zd)/2 if correct) / sqrt(var): +-inf or NaN where var is 0, as in R."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (zd - np.where(correct, np.sign(zd) * 0.5, 0.0)) / np.sqrt(var)
+
+
 def _signed_z(d: np.ndarray, shift: np.ndarray, correct: np.ndarray,
               n: np.ndarray) -> np.ndarray:
     v, nx, tie = _signed_parts(d, shift, n)
-    zd = v - nx * (nx + 1) / 4
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sigma = np.sqrt(nx * (nx + 1) * (2 * nx + 1) / 24 - tie / 48)
-        return (zd - np.where(correct, np.sign(zd) * 0.5, 0.0)) / sigma
+    return _z(v - nx * (nx + 1) / 4, nx * (nx + 1) * (2 * nx + 1) / 24 - tie / 48, correct)
 
 
 def _sum_parts(x: np.ndarray, y: np.ndarray, shift: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -220,10 +212,8 @@ def _sum_parts(x: np.ndarray, y: np.ndarray, shift: np.ndarray) -> tuple[np.ndar
 def _sum_z(x: np.ndarray, y: np.ndarray, shift: np.ndarray, correct: np.ndarray,
            nx: np.ndarray, ny: np.ndarray) -> np.ndarray:
     w, tie = _sum_parts(x, y, shift)
-    dz = w - nx * (nx + 1) / 2 - nx * ny / 2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sigma = np.sqrt((nx * ny / 12) * ((nx + ny + 1) - tie / ((nx + ny) * (nx + ny - 1))))
-        return (dz - np.where(correct, np.sign(dz) * 0.5, 0.0)) / sigma
+    return _z(w - nx * (nx + 1) / 2 - nx * ny / 2,
+              (nx * ny / 12) * ((nx + ny + 1) - tie / ((nx + ny) * (nx + ny - 1))), correct)
 
 
 # --------------------------------------------------------------------------------------------
@@ -269,19 +259,6 @@ def _exact(values: np.ndarray, stat: np.ndarray, cdf: np.ndarray, alpha: float
     return p, np.median(values, axis=1), values[:, qu - 1], values[:, top - qu]
 
 
-def _rows(n: np.ndarray, rows: np.ndarray) -> list[tuple[int, np.ndarray]]:
-    """Rows grouped by their n (a handful of groups: one numpy call each)."""
-    return [(int(k), rows[n[rows] == k]) for k in np.unique(n[rows])]
-
-
-def _compact(m: np.ndarray, k: int) -> np.ndarray:
-    """The first k non-NaN values of each row (order kept)."""
-    return np.take_along_axis(m, np.argsort(np.isnan(m), axis=1, kind="stable"), 1)[:, :k]
-
-
-# --------------------------------------------------------------------------------------------
-# the two tests
-
 def signed_rank_many(x: np.ndarray, y: np.ndarray,
                      conf_level: float = CONF_LEVEL) -> RankTests:
     """R's ``wilcox.test(x[i], y[i], paired = TRUE, conf.int = TRUE)`` for every row i."""
@@ -297,7 +274,8 @@ def signed_rank_many(x: np.ndarray, y: np.ndarray,
     est, lo_ci, hi_ci, p = (np.full(nf, np.nan) for _ in range(4))
     error = np.where(n == 0, "all differences are zero", "").astype(object)
     exact = (n > 0) & (n < 50) & (tie == 0) & (n_zero == 0)
-    for k, rows in _rows(n, np.flatnonzero(exact)):
+    for k in np.unique(n[exact]):                     # one call per distinct n < 50
+        rows = np.flatnonzero(exact & (n == k))
         dk = d[rows, :k]
         i, j = np.triu_indices(k)
         p[rows], est[rows], lo_ci[rows], hi_ci[rows] = _exact(
@@ -306,10 +284,8 @@ def signed_rank_many(x: np.ndarray, y: np.ndarray,
     if rows.size:
         dn, nn = d[rows], n[rows]
         one, nil = np.ones(len(rows), bool), np.zeros(len(rows), bool)
-        zd = v[rows] - nn * (nn + 1) / 4
-        with np.errstate(divide="ignore", invalid="ignore"):
-            z = (zd - np.sign(zd) * 0.5) / np.sqrt(nn * (nn + 1) * (2 * nn + 1) / 24
-                                                  - tie[rows] / 48)
+        z = _z(v[rows] - nn * (nn + 1) / 4, nn * (nn + 1) * (2 * nn + 1) / 24 - tie[rows] / 48,
+               True)
         p[rows] = np.minimum(1.0, 2 * sps.norm.sf(np.abs(z)))
         lo, hi = dn[:, 0], dn[np.arange(len(rows)), nn - 1]
         r = len(rows)
@@ -372,30 +348,28 @@ def rank_sum_many(x: np.ndarray, y: np.ndarray, conf_level: float = CONF_LEVEL) 
     est, lo_ci, hi_ci, p = (np.full(nf, np.nan) for _ in range(4))
     error = np.where((nx == 0) | (ny == 0), "not enough observations", "").astype(object)
     exact = (nx > 0) & (ny > 0) & (nx < 50) & (ny < 50) & (tie == 0)
-    pairs = nx * 1000 + ny
-    for key, rows in _rows(pairs, np.flatnonzero(exact)):
-        m, k = divmod(key, 1000)
-        diffs = (_compact(x[rows], m)[:, :, None] - _compact(y[rows], k)[:, None, :])
+    for m, k in {(int(a), int(b)) for a, b in zip(nx[exact], ny[exact], strict=True)}:
+        rows = np.flatnonzero(exact & (nx == m) & (ny == k))
+        # values sorted (NaN last) to drop the absent ones: the set of differences is kept
+        diffs = np.sort(x[rows], axis=1)[:, :m, None] - np.sort(y[rows], axis=1)[:, None, :k]
         p[rows], est[rows], lo_ci[rows], hi_ci[rows] = _exact(
             diffs.reshape(len(rows), -1), w[rows], _ranksum_cdf(m, k), alpha)
     rows = np.flatnonzero(~exact & (nx > 0) & (ny > 0))
     if rows.size:
         xs, ys, mx, my = x[rows], y[rows], nx[rows], ny[rows]
         r = len(rows)
-        zd = w[rows] - mx * my / 2
-        with np.errstate(divide="ignore", invalid="ignore"):
-            sig = np.sqrt((mx * my / 12) * ((mx + my + 1) - tie[rows] / ((mx + my)
-                                                                        * (mx + my - 1))))
-        p[rows] = np.minimum(1.0, 2 * sps.norm.sf(np.abs((zd - np.sign(zd) * 0.5) / sig)))
+        z = _z(w[rows] - mx * my / 2,
+               (mx * my / 12) * ((mx + my + 1) - tie[rows] / ((mx + my) * (mx + my - 1))), True)
+        p[rows] = np.minimum(1.0, 2 * sps.norm.sf(np.abs(z)))
         lo = np.nanmin(xs, axis=1) - np.nanmax(ys, axis=1)
         hi = np.nanmax(xs, axis=1) - np.nanmin(ys, axis=1)
 
         def stat(i: np.ndarray, s: np.ndarray, c: np.ndarray) -> np.ndarray:
             return _sum_z(xs[i], ys[i], s, c, mx[i], my[i])
 
-        w_lo, w_hi = stat(np.arange(r), lo, np.ones(r, bool)), stat(np.arange(r), hi,
-                                                                     np.ones(r, bool))
-        f_lo, f_hi = (stat(np.arange(r), s, np.zeros(r, bool)) for s in (lo, hi))
+        all_, one, nil = np.arange(r), np.ones(r, bool), np.zeros(r, bool)
+        w_lo, w_hi, f_lo, f_hi = (stat(all_, s, c) for s, c in ((lo, one), (hi, one),
+                                                                (lo, nil), (hi, nil)))
         ok = np.isfinite(w_lo) & np.isfinite(w_hi)
         error[rows[~ok]] = ALL_TIED
         zq_l = np.full(r, sps.norm.isf(alpha / 2))
@@ -416,10 +390,9 @@ def rank_sum_many(x: np.ndarray, y: np.ndarray, conf_level: float = CONF_LEVEL) 
 
 def signed_rank(x: np.ndarray, y: np.ndarray, conf_level: float = CONF_LEVEL) -> RankTest:
     """One feature of :func:`signed_rank_many` (ValueError with R's message if untestable)."""
-    return signed_rank_many(np.asarray(x, float)[None], np.asarray(y, float)[None],
-                            conf_level)[0]
+    return signed_rank_many(np.atleast_2d(x), np.atleast_2d(y), conf_level)[0]
 
 
 def rank_sum(x: np.ndarray, y: np.ndarray, conf_level: float = CONF_LEVEL) -> RankTest:
     """One feature of :func:`rank_sum_many` (ValueError with R's message if untestable)."""
-    return rank_sum_many(np.asarray(x, float)[None], np.asarray(y, float)[None], conf_level)[0]
+    return rank_sum_many(np.atleast_2d(x), np.atleast_2d(y), conf_level)[0]
