@@ -15,13 +15,11 @@ Hodges-Lehmann estimate and its CI; otherwise the Mann-Whitney test with the Hod
 shift. Both equal R's ``wilcox.test(..., conf.int = TRUE)``, exact where R is exact
 (formulas, references and R's rules: :mod:`ferroscope.ranktests`).
 
-**Pooling across cohorts.** The Hodges-Lehmann shift is on each cohort's score scale (mean_z,
-GSVA and ssGSEA scores are relative to the samples scored together; expression scales differ by
-platform), so cohorts are pooled on a standardised mean difference in units of the within-group
-SD: Hedges' g, for pairs computed from the paired differences (Borenstein et al. 2009,
-*Introduction to Meta-Analysis*, eqs 4.18-4.28: S_within = S_diff / sqrt(2(1 - r)), variance
-(1/n + d²/2n)·2(1 - r)), for unpaired groups from the pooled SD (eqs 4.18-4.24); both with the
-small-sample factor J = 1 - 3/(4 df - 1). Random effects as elsewhere (``ferroscope.meta``).
+**Pooling across cohorts.** The Hodges-Lehmann shift is on each cohort's score scale (scores
+are relative to the samples scored together; expression scales differ by platform), so cohorts
+are pooled on Hedges' g in units of the within-group SD (:func:`hedges_g_many`, Borenstein et
+al. 2009, *Introduction to Meta-Analysis*, eqs 4.18-4.28), by random effects as elsewhere
+(``ferroscope.meta``).
 """
 
 from __future__ import annotations
@@ -46,12 +44,10 @@ MIN_PAIRS = 5            # fewer complete pairs: the unpaired test on all sample
 MIN_PER_GROUP = 3        # fewer samples in a group: not tested
 
 
-# --------------------------------------------------------------------------------------------
-# standardised mean difference (pooling)
+# ---- standardised mean difference (pooling) ------------------------------------------------
 
 def hedges_g_many(x: np.ndarray, y: np.ndarray, paired: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Hedges' g of x over y per row (NaN = absent) in units of the within-group SD, and its
-    SE (Borenstein 2009).
+    """Hedges' g of x over y per row (NaN = absent), within-group SD units, and its SE.
 
     Paired (complete pairs): d = mean(x - y) / S_within, S_within = S_diff / sqrt(2 (1 - r)),
     V_d = (1/n + d²/(2n)) 2 (1 - r), df = n - 1 (r = 0 if x or y is constant). Unpaired:
@@ -63,38 +59,33 @@ def hedges_g_many(x: np.ndarray, y: np.ndarray, paired: bool) -> tuple[np.ndarra
         if paired:
             ok = ~(np.isnan(x) | np.isnan(y))
             x, y = np.where(ok, x, np.nan), np.where(ok, y, np.nan)
-            n = ok.sum(axis=1)
-            diff = x - y
+            n, diff = ok.sum(axis=1), x - y
             s_diff = np.nanstd(diff, axis=1, ddof=1)
             xc, yc = x - np.nanmean(x, axis=1)[:, None], y - np.nanmean(y, axis=1)[:, None]
             sxx, syy = np.nansum(xc * xc, axis=1), np.nansum(yc * yc, axis=1)
             r = np.where((sxx > 0) & (syy > 0), np.nansum(xc * yc, axis=1) / np.sqrt(sxx * syy),
                          0.0)
-            valid = (s_diff != 0) & (r < 1)
-            s_within = s_diff / np.sqrt(2 * (1 - r))
-            d = np.nanmean(diff, axis=1) / s_within
+            valid, df = (s_diff != 0) & (r < 1), n - 1
+            d = np.nanmean(diff, axis=1) / (s_diff / np.sqrt(2 * (1 - r)))   # S_within
             var = (1 / n + d * d / (2 * n)) * 2 * (1 - r)
-            df = n - 1
         else:
             n1, n2 = (~np.isnan(x)).sum(axis=1), (~np.isnan(y)).sum(axis=1)
             sp = np.sqrt(((n1 - 1) * np.nanvar(x, axis=1, ddof=1)
                           + (n2 - 1) * np.nanvar(y, axis=1, ddof=1)) / (n1 + n2 - 2))
-            valid = sp != 0
+            valid, df = sp != 0, n1 + n2 - 2
             d = (np.nanmean(x, axis=1) - np.nanmean(y, axis=1)) / sp
             var = (n1 + n2) / (n1 * n2) + d * d / (2 * (n1 + n2))
-            df = n1 + n2 - 2
         j = 1 - 3 / (4 * df - 1)
         return np.where(valid, j * d, np.nan), np.where(valid, j * np.sqrt(var), np.nan)
 
 
 def hedges_g(x: np.ndarray, y: np.ndarray, paired: bool) -> tuple[float, float]:
     """One feature of :func:`hedges_g_many`."""
-    g, se = hedges_g_many(np.asarray(x, float)[None], np.asarray(y, float)[None], paired)
+    g, se = hedges_g_many(np.atleast_2d(x), np.atleast_2d(y), paired)
     return float(g[0]), float(se[0])
 
 
-# --------------------------------------------------------------------------------------------
-# one cohort: every feature (set score or gene) tumour vs non-tumour, all at once
+# ---- one cohort: every feature (set score or gene) tumour vs non-tumour, all at once -------
 
 def plain_groups(groups: pd.DataFrame) -> pd.DataFrame:
     """The group and pair columns as plain strings (h5ad obs stores them as categoricals)."""
@@ -122,23 +113,19 @@ def compare(values: pd.DataFrame, groups: pd.DataFrame, *, cohort: str, method: 
     t_by = t_by[(t_by.index != "") & ~t_by.index.duplicated(keep=False)]
     n_by = n_by[(n_by.index != "") & ~n_by.index.duplicated(keep=False)]
     common = t_by.index.intersection(n_by.index).sort_values()
-    feats = values.to_numpy(float).T              # features x samples
-    at = values.index.get_indexer
+    feats, at = values.to_numpy(float).T, values.index.get_indexer   # features x samples
     tx, nx = feats[:, at(t_by[common])], feats[:, at(n_by[common])]
     n_pairs = (~(np.isnan(tx) | np.isnan(nx))).sum(axis=1)
-    paired = np.flatnonzero(n_pairs >= MIN_PAIRS)
-    unpaired = np.flatnonzero(n_pairs < MIN_PAIRS)
+    paired, unpaired = np.flatnonzero(n_pairs >= MIN_PAIRS), np.flatnonzero(n_pairs < MIN_PAIRS)
     a, b = feats[unpaired][:, at(tum)], feats[unpaired][:, at(non)]
     n_a, n_b = (~np.isnan(a)).sum(axis=1), (~np.isnan(b)).sum(axis=1)
     few = np.minimum(n_a, n_b) < MIN_PER_GROUP
-    tested = unpaired[~few]
-    sr = signed_rank_many(tx[paired], nx[paired])
-    rs = rank_sum_many(a[~few], b[~few])
+    sr, rs = signed_rank_many(tx[paired], nx[paired]), rank_sum_many(a[~few], b[~few])
     g_p, se_p = hedges_g_many(tx[paired], nx[paired], paired=True)
     g_u, se_u = hedges_g_many(a[~few], b[~few], paired=False)
     # per feature: (which test, its position in that test's arrays)
     where = {int(i): (sr, k, g_p, se_p) for k, i in enumerate(paired)}
-    where.update({int(i): (rs, k, g_u, se_u) for k, i in enumerate(tested)})
+    where.update({int(i): (rs, k, g_u, se_u) for k, i in enumerate(unpaired[~few])})
     counts = dict(zip(unpaired.tolist(), zip(n_a.tolist(), n_b.tolist(), strict=True),
                       strict=True))
     rows = []
