@@ -15,7 +15,7 @@ from ferroscope.errors import FerroscopeError
 
 from .conftest import REPO, shared_path
 from .rref import require_r
-from .tissue_cases import GOLDEN, cases, r_results
+from .tissue_cases import GOLDEN, cases, r_results, random_features
 
 #: R prints 15 significant digits into the golden file; the live R test compares full doubles
 GOLDEN_TOL = 1e-13
@@ -78,6 +78,18 @@ def test_untestable_features_follow_r():
     assert out.loc["OK", "status"] == "ok" and out.loc["OK", "test"] == "signed_rank"
 
 
+def test_normal_quantiles_are_rs_to_the_last_bit():
+    """R 4.2.2 qnorm((1 - 0.95) / 2, lower.tail = FALSE) (printed with %.17g): scipy's ndtri is
+    2 ulp off, which moves uniroot's iterates (a CI end ~5e-7 away from R's)."""
+    from ferroscope.rmath import qnorm
+
+    alpha = 1 - 0.95
+    assert qnorm(alpha / 2, lower_tail=False) == 1.9599639845400536
+    assert qnorm(alpha / 2) == -1.9599639845400536
+    assert qnorm(0.025, lower_tail=False) == 1.9599639845400538
+    assert qnorm(1e-300) == -37.047096299361201          # the far-tail branch
+
+
 def test_golden_cases_are_the_current_cases():
     assert json.loads(GOLDEN.read_text())["cases"] == cases()
 
@@ -88,6 +100,26 @@ def test_equal_to_live_r(tmp_path):
     ref = r_results(tmp_path, rscript)
     for case in cases():
         _check(case, ref[case["name"]], 1e-12)
+
+
+@pytest.mark.slow
+def test_all_features_at_once_equal_live_r(tmp_path):
+    """60 random features (213 / 19 pairs, NaN pairs, ties, zeros; unpaired 30 vs 23) in one
+    call per test, each equal to R's wilcox.test on that feature."""
+    rscript = require_r("jsonlite")
+    which = random_features()
+    ref = r_results(tmp_path, rscript, which)
+    for paired in (True, False):
+        chosen = [c for c in which if c["paired"] is paired]
+        xs = _stack([[np.nan if v is None else v for v in c["x"]] for c in chosen])
+        fn = ranktests.signed_rank_many if paired else ranktests.rank_sum_many
+        res = fn(xs, _stack([c["y"] for c in chosen]))
+        for i, case in enumerate(chosen):
+            r = ref[case["name"]]
+            for key in ("estimate", "ci_low", "ci_high", "statistic"):
+                assert getattr(res, key)[i] == pytest.approx(r[key], rel=1e-12, abs=1e-12), (
+                    case["name"], key)
+            assert res.p[i] == pytest.approx(r["p"], rel=1e-12), case["name"]
 
 
 def test_branches_follow_r():

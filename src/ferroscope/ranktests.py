@@ -29,8 +29,9 @@ roots in the shift (Hollander & Wolfe 1999, 4.1-4.3).
 
 **The roots.** :func:`zeroin` is R's ``R_zeroin2`` (Brent 1973; src/appl/zeroin.c) line for
 line, in lockstep over all (feature, root) problems: each follows R's iterates and stops where
-R stops (IEEE double element by element; rank sums are exact), so the roots equal R's to the
-printed digits, not merely within ``tol.root`` (R's root is ~1e-4 from the true one).
+R stops (IEEE double element by element; rank sums are exact; the normal quantiles are R's
+``qnorm``, :mod:`ferroscope.rmath`), so the roots equal R's to the printed digits, not merely
+within ``tol.root`` (R's root is ~1e-4 from the true one).
 """
 
 from __future__ import annotations
@@ -43,10 +44,11 @@ from functools import lru_cache
 import numpy as np
 from scipy import stats as sps
 
+from .rmath import qnorm, qnorm_many
+
 CONF_LEVEL = 0.95
 TOL_ROOT = 1e-4          # R's wilcox.test default tol.root
 EPS = np.finfo(float).eps
-#: R's wilcox.test (rank sum) when sigma is 0 in the CI search
 ALL_TIED = "cannot compute confidence interval when all observations are tied"
 NO_ROOT = "f() values at end points not of opposite sign"
 
@@ -293,13 +295,13 @@ def signed_rank_many(x: np.ndarray, y: np.ndarray,
         a = np.full(r, alpha)
         with np.errstate(invalid="ignore"):
             for _ in range(64):   # R: double alpha until the sample limits bracket the CI
-                more = ((w_lo - sps.norm.isf(a / 2) < 0) | (w_hi - sps.norm.ppf(a / 2) > 0))
+                more = (w_lo - qnorm_many(a / 2, False) < 0) | (w_hi - qnorm_many(a / 2) > 0)
                 if not more.any():
                     break
                 a[more] *= 2
         ok = np.isfinite(w_lo) & np.isfinite(w_hi)   # R 4.2: else no CI, the midrange
         ci = ok & (a < 1)
-        zq_l, zq_u = sps.norm.isf(a / 2), sps.norm.ppf(a / 2)
+        zq_l, zq_u = qnorm_many(a / 2, False), qnorm_many(a / 2)
         f_lo, f_hi = _signed_z(dn, lo, nil, nn), _signed_z(dn, hi, nil, nn)
         roots, bad = _roots(lambda i, s, c: _signed_z(dn[i], s, c, nn[i]), lo, hi,
                             (w_lo - zq_l, w_lo - zq_u, f_lo), (w_hi - zq_l, w_hi - zq_u, f_hi),
@@ -372,8 +374,7 @@ def rank_sum_many(x: np.ndarray, y: np.ndarray, conf_level: float = CONF_LEVEL) 
                                                                 (lo, nil), (hi, nil)))
         ok = np.isfinite(w_lo) & np.isfinite(w_hi)
         error[rows[~ok]] = ALL_TIED
-        zq_l = np.full(r, sps.norm.isf(alpha / 2))
-        zq_u = np.full(r, sps.norm.ppf(alpha / 2))
+        zq_l, zq_u = np.full(r, qnorm(alpha / 2, False)), np.full(r, qnorm(alpha / 2))
         # R: a bound whose sample limit already lies beyond the quantile is that limit
         at_lo = (w_lo - zq_l <= 0, w_lo - zq_u <= 0)
         at_hi = (~at_lo[0] & (w_hi - zq_l >= 0), ~at_lo[1] & (w_hi - zq_u >= 0))
