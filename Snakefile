@@ -7,6 +7,7 @@
 #   score.smk     gene coverage and scores per cohort x method
 #   survival.smk  Cox HR per SD, KM median split per cohort x method
 #   response.smk  AUC / Mann-Whitney per cohort x method
+#   genes.smk     gene level: member and seed genes vs outcome, leave one gene out, per cohort
 #   signatures.smk published risk signatures and LASSO-Cox models (train, freeze, validate)
 #   report.smk    results/statistics.tsv (BH FDR) and the self-contained results/report.html
 #   figures.smk   static PNG/SVG figures beside the report (results/figures/)
@@ -28,6 +29,7 @@ include: "workflow/rules/prepare.smk"
 include: "workflow/rules/score.smk"
 include: "workflow/rules/survival.smk"
 include: "workflow/rules/response.smk"
+include: "workflow/rules/genes.smk"
 include: "workflow/rules/signatures.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/figures.smk"

@@ -24,6 +24,7 @@ from plotly.offline import get_plotlyjs
 
 from . import __version__
 from .plotdata import auc_label, forest_rows, stat_row, stat_value
+from .report_genes import genes_section
 from .response import roc_points, treated_subset
 from .survival import at_risk_table, km_curves, median_followup
 
@@ -339,11 +340,19 @@ def render(stats: pd.DataFrame, cohorts: list[CohortData], config: dict[str, Any
            genesets: list[dict[str, Any]], inputs: list[dict[str, Any]],
            software: dict[str, str], created: str, risk: RiskData | None = None,
            downloads: list[dict[str, Any]] | None = None,
-           scoring_runs: list[dict[str, Any]] | None = None) -> str:
+           scoring_runs: list[dict[str, Any]] | None = None,
+           gene_drivers: pd.DataFrame | None = None) -> str:
     """Render the whole report to a string (``downloads``: :func:`download_records` rows;
-    ``scoring_runs``: the score step's JSON sidecars, see :func:`scoring_runs_table`)."""
+    ``scoring_runs``: the score step's JSON sidecars, see :func:`scoring_runs_table`;
+    ``gene_drivers``: the leave-one-gene-out tables, see :mod:`ferroscope.report_genes`)."""
     methods = list(config["scoring"]["methods"])
     primary = config["scoring"].get("primary", methods[0])
+    # --- gene level: its own section (ferroscope.report_genes); the rest sees set rows only
+    genes_html = genes_section(
+        stats, gene_drivers if gene_drivers is not None else pd.DataFrame(), primary=primary,
+        curated_sets=[g["set"] for g in genesets], seeds=[g["symbol"] for g in genesets],
+        coverage=pd.concat([d.coverage for d in cohorts]) if cohorts else None)
+    stats = stats[~stats["analysis"].astype(str).str.startswith("gene_")]
     forests = {m: forest_plot(stats, m, "cox_hr_per_sd", f"forest-os-{m}") for m in methods}
     auc_forests = {m: forest_plot(stats, m, "auc", f"forest-auc-{m}") for m in methods}
     per_cohort = []
@@ -380,7 +389,7 @@ def render(stats: pd.DataFrame, cohorts: list[CohortData], config: dict[str, Any
         scoring_runs=scoring_runs_table(scoring_runs or []),
         method_info=method_table(methods),
         n_sig=int((stats["q"] < 0.05).sum()), n_tests=int(stats["p"].notna().sum()),
-        risk=risk_section(risk, stats),
+        risk=risk_section(risk, stats), genes_section=genes_html,
     )
 
 

@@ -10,6 +10,7 @@ rule statistics:
             cohorts=[c for c in COHORTS if has_response(c)],
         ),
         risk=risk_targets()[:1],  # results/signatures/statistics.tsv when signatures are used
+        genes=expand("results/{cohort}/genes/statistics.tsv", cohort=COHORTS),
     output:
         report(
             "results/statistics.tsv",
@@ -35,6 +36,7 @@ rule report:
         score_records=per_cohort_method("results/{cohort}/scores/{method}.json"),
         gmt=config["genesets"]["gmt"],
         genes_table=config["genesets"]["evidence"],
+        gene_drivers=expand("results/{cohort}/genes/drivers.tsv", cohort=COHORTS),
     output:
         "results/report.html",
     log:

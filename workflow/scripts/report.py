@@ -4,9 +4,16 @@ import datetime as dt
 import json
 
 import _bootstrap  # noqa: F401  (puts the checkout's src/ on sys.path if needed)
+import pandas as pd
 
 from ferroscope import provenance
-from ferroscope.checks import read_coverage, read_h5ad, read_scores, read_statistics
+from ferroscope.checks import (
+    read_coverage,
+    read_gene_drivers,
+    read_h5ad,
+    read_scores,
+    read_statistics,
+)
 from ferroscope.genesets import read_genes_table
 from ferroscope.io import atomic_open
 from ferroscope.logs import step_logging
@@ -40,7 +47,9 @@ with step_logging(snakemake.log[0], "report") as log:
             scoring_runs.append(json.load(fh))
     downloads = [rec for cid, files in snakemake.params.downloads.items()
                  for rec in download_records(cid, files)]
+    drivers = [d for d in map(read_gene_drivers, snakemake.input.gene_drivers) if len(d)]
     page = render(stats, cohorts, cfg, downloads=downloads,
+                  gene_drivers=pd.concat(drivers) if drivers else pd.DataFrame(),
                   scoring_runs=scoring_runs,
                   genesets=read_genes_table(snakemake.input.genes_table).to_dict("records"),
                   inputs=inputs, software=provenance.versions(),
