@@ -72,25 +72,25 @@ AUC_FIELDS = ("n", "n_responders", "n_non_responders", "auc", "ci_low", "ci_high
 
 # --- the batch statistics engine: every call of ferroscope.batchstats is here -------------------
 
-def _cox(time: np.ndarray, event: np.ndarray, x: pd.DataFrame) -> pd.DataFrame:
-    """Cox per SD (standardised here, ddof 1) and KM median split of every column of ``x``."""
+def _cox(time: np.ndarray, event: np.ndarray, x: pd.DataFrame, min_events: int) -> pd.DataFrame:
+    """Cox per SD and KM median split of every column of ``x`` (each on its complete cases)."""
     from . import batchstats
 
-    z = batchstats.standardise(x, ddof=1)
-    if not isinstance(z, pd.DataFrame):
-        z = pd.DataFrame(np.asarray(z), index=x.index, columns=x.columns)
-    cox = batchstats.cox_efron(time, event, z)
+    cox = batchstats.cox_efron(time, event, x, min_events=min_events)
     km = batchstats.logrank_median_split(time, event, x)
-    km = km[[c for c in ("km_logrank_p", "km_median_high", "km_median_low") if c in km]]
-    return cox.join(km)
+    out = cox.join(km[["km_logrank_p", "km_median_high", "km_median_low"]])
+    km_note = km["km_note"].astype(str)
+    ok = (out["status"] == "ok") & (km_note != "")
+    out.loc[ok, "note"] = km_note[ok]
+    return out
 
 
-def _auc(y: np.ndarray, x: pd.DataFrame) -> pd.DataFrame:
+def _auc(y: np.ndarray, x: pd.DataFrame, min_per_class: int) -> pd.DataFrame:
     """AUC (DeLong SE, CI) and Mann-Whitney p of every column of ``x`` for labels ``y``."""
     from . import batchstats
 
-    out = batchstats.auc_delong(y, x)
-    return out.rename(columns={"n_pos": "n_responders"})
+    out = batchstats.auc_delong(y, x, min_per_class=min_per_class)
+    return out.rename(columns={"n_pos": "n_responders", "n_neg": "n_non_responders"})
 
 
 # --- which genes ---------------------------------------------------------------------------------
@@ -156,69 +156,24 @@ def gene_matrix(expr: pd.DataFrame, universe: pd.DataFrame) -> pd.DataFrame:
 
 # --- statistics ----------------------------------------------------------------------------------
 
-def _by_missing_pattern(x: pd.DataFrame, fit: Callable[[np.ndarray, pd.DataFrame], pd.DataFrame]
-                        ) -> pd.DataFrame:
-    """``fit(keep, x.loc[keep, cols])`` once per pattern of missing samples among the columns
-    (usually one: no missing cell), on the samples measured in that pattern."""
-    values = x.to_numpy(dtype=np.float64)
-    miss = np.isnan(values)
-    if not miss.any():
-        return fit(np.ones(len(x), bool), x)
-    packed = np.packbits(miss, axis=0)
-    _, group = np.unique(packed.T, axis=0, return_inverse=True)
-    parts = []
-    for k in range(int(group.max()) + 1):
-        cols = np.flatnonzero(group.ravel() == k)
-        keep = ~miss[:, cols[0]]
-        parts.append(fit(keep, x.iloc[keep, cols]))
-    return pd.concat(parts).reindex(x.columns)
-
-
 def survival_table(x: pd.DataFrame, clinical: pd.DataFrame, endpoint: str, *,
                    min_events: int) -> pd.DataFrame:
     """Cox per SD and KM median split of every column of ``x`` (samples x features) for one
-    endpoint; one row per feature with ``COX_FIELDS``, ``status``, ``note``."""
+    endpoint, each feature on its complete cases; one row per feature with ``COX_FIELDS``,
+    ``status``, ``note``."""
     clin = clinical.reindex(x.index)
     t = pd.to_numeric(clin[f"{endpoint}_time_months"], errors="coerce").to_numpy(float)
     e = pd.to_numeric(clin[f"{endpoint}_event"], errors="coerce").to_numpy(float)
-    has = np.isfinite(t) & np.isfinite(e)
-    x = x.loc[has]
-    t, e = t[has], e[has]
-
-    def fit(keep: np.ndarray, sub: pd.DataFrame) -> pd.DataFrame:
-        events = int(e[keep].sum())
-        if events < min_events:
-            return pd.DataFrame({
-                "n": int(keep.sum()), "events": events, "status": "not tested",
-                "note": (f"{events} events (< min_events = {min_events})" if events
-                         else "no events: every patient is censored")}, index=sub.columns)
-        return _cox(t[keep], e[keep].astype(np.int64), sub)
-
-    out = _by_missing_pattern(x, fit)
-    return out.reindex(columns=[*COX_FIELDS, "status", "note"])
+    return _cox(t, e, x, min_events).reindex(columns=[*COX_FIELDS, "status", "note"])
 
 
 def response_table(x: pd.DataFrame, clinical: pd.DataFrame, arm: str, *,
                    min_per_class: int) -> pd.DataFrame:
-    """AUC and Mann-Whitney p of every column of ``x`` in the response arm; one row per
-    feature with ``AUC_FIELDS``, ``status``, ``note``."""
+    """AUC and Mann-Whitney p of every column of ``x`` in the response arm (patients with a
+    response label); one row per feature with ``AUC_FIELDS``, ``status``, ``note``."""
     clin = treated_subset(clinical.reindex(x.index), arm)
-    x = x.loc[clin.index]
     y = clin["response"].to_numpy(float)
-
-    def fit(keep: np.ndarray, sub: pd.DataFrame) -> pd.DataFrame:
-        pos, neg = int((y[keep] == 1).sum()), int((y[keep] == 0).sum())
-        if min(pos, neg) < min_per_class:
-            return pd.DataFrame({
-                "n": int(keep.sum()), "n_responders": pos, "n_non_responders": neg,
-                "status": "not tested",
-                "note": f"{pos} responders / {neg} non-responders (< min_per_class = "
-                        f"{min_per_class} in a class)"}, index=sub.columns)
-        out = _auc(y[keep].astype(np.int64), sub)
-        out["n_non_responders"] = neg
-        return out
-
-    out = _by_missing_pattern(x, fit)
+    out = _auc(y, x.loc[clin.index], min_per_class)
     return out.reindex(columns=[*AUC_FIELDS, "status", "note"])
 
 
