@@ -194,8 +194,7 @@ def set_panel(rows: pd.DataFrame, drivers: pd.DataFrame, set_name: str, endpoint
             r = g.drop_duplicates("gene")
             fig.add_trace(go.Scatter(
                 x=r["r"], y=[pos[x] + off.get(str(c), 0.0) for x in r["gene"]],
-                mode="markers", marker={"color": color, "symbol": "line-ns-open", "size": 10,
-                                        "line": {"width": 2, "color": color}},
+                mode="markers", marker={"color": color, "symbol": "circle", "size": 8},
                 showlegend=False, text=[_esc(x) for x in r["gene"]],
                 hovertemplate="%{text} · " + _esc(c) + ": r = %{x:.2f}<extra></extra>"),
                 row=1, col=3)
@@ -235,7 +234,8 @@ def seed_table(rows: pd.DataFrame, seeds: Sequence[str], analysis: str,
                                              else f"not tested ({r.note})"))
         p0 = pooled.iloc[0] if len(pooled) else None
         out.append({
-            "gene": g, "sets": str(gd["set"].iloc[0]).replace(SET_SEP, ", "),
+            "gene": g, "sets": ", ".join(dict.fromkeys(
+                x for v in gd["set"].astype(str) for x in v.split(SET_SEP) if x != NO_SET)),
             "pooled": _ci_text(p0) if p0 is not None else "",
             "pooled_q": f"{p0['q']:.2g}" if p0 is not None and np.isfinite(p0["q"]) else "",
             "significant_in": ", ".join(sig) or "none",
@@ -292,8 +292,9 @@ _TABLE_JS = """
       th.style.cursor = 'pointer'; th.onclick = function(){ asc = (sortCol === i) ? !asc : true;
         sortCol = i; sort(); draw(); }; head.appendChild(th); });
     shown.slice(0, LIMIT).forEach(function(r){ var tr = tbl.insertRow();
-      r.forEach(function(v){ var td = tr.insertCell(); td.textContent = fmt(v);
-        if (typeof v === 'number') td.className = 'num'; }); });
+      r.forEach(function(v, i){ var td = tr.insertCell(); td.textContent = fmt(v);
+        if (typeof v === 'number') td.className = 'num';
+        if (i !== 1) td.style.whiteSpace = 'nowrap'; }); });
     info.textContent = shown.length + ' of ' + rows.length + ' rows match' +
       (shown.length > LIMIT ? ' (first ' + LIMIT + ' shown; refine the search)' : '');
   }
