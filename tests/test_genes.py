@@ -214,3 +214,39 @@ def test_report_section_seed_genes_first_escaped_and_searchable():
     assert "\\u003cb\\u003eEVIL" in page  # the table's JSON cannot close its script element
     assert "set HR without the gene" in page
     assert "cdn" not in page.lower()
+
+
+@pytest.mark.bad_input
+def test_truncated_drivers_table_names_file_and_rule(tmp_path):
+    from ferroscope.checks import read_gene_drivers
+    from ferroscope.errors import FerroscopeError
+
+    path = tmp_path / "results" / "c" / "genes" / "drivers.tsv"
+    path.parent.mkdir(parents=True)
+    path.write_text("cohort\tmethod\tset\tgene\tendpoint\tr\thr_set\thr_without\tstatus\n"
+                    "c\tmean_z\tS\tG1\tos\t0.5\t1.2\t1.")
+    with pytest.raises(FerroscopeError) as err:
+        read_gene_drivers(path)
+    msg = str(err.value)
+    assert "drivers.tsv" in msg and "status" in msg and "--forcerun genes" in msg
+    path.write_text("cohort\tset\n")
+    with pytest.raises(FerroscopeError, match="lacks column"):
+        read_gene_drivers(path)
+
+
+@pytest.mark.bad_input
+def test_misspelt_genes_mode_is_named():
+    import yaml
+
+    from ferroscope.config import validate_config
+    from ferroscope.errors import FerroscopeError
+
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    assert validate_config(dict(cfg), schema_dir=REPO / "workflow" / "schemas",
+                           base_dir=REPO)["genes"] == "sets"  # the default
+    cfg["genes"] = "everything"
+    with pytest.raises(FerroscopeError) as err:
+        validate_config(cfg, schema_dir=REPO / "workflow" / "schemas", base_dir=REPO)
+    assert "genes" in str(err.value) and "all" in str(err.value)
+    with pytest.raises(ValueError, match="mode"):
+        gl.gene_universe([], [], pd.DataFrame({"symbol": [], "set": []}), [], mode="every")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -337,19 +338,28 @@ def _set_order(stats: pd.DataFrame, names: Sequence[str], curated: Sequence[str]
     return [*cur, *rest]
 
 
-def genes_section(stats: pd.DataFrame, drivers: pd.DataFrame, *, primary: str,
-                  curated_sets: Sequence[str] = (), seeds: Sequence[str] = (),
-                  coverage: pd.DataFrame | None = None,
-                  max_sets: int = MAX_SET_PANELS) -> str:
-    """The whole section as HTML (``<section id="genes">``)."""
+def genes_section(stats: pd.DataFrame, drivers: pd.DataFrame, **kw: Any) -> str:
+    """The whole section as HTML (``<section id="genes">``, its ``<h2>`` and
+    :func:`genes_body`)."""
+    return "\n".join(["<section id=\"genes\">", "<h2>Genes</h2>",
+                      genes_body(stats, drivers, **kw), "</section>"])
+
+
+def genes_body(stats: pd.DataFrame, drivers: pd.DataFrame, *, primary: str,
+               curated_sets: Sequence[str] = (), seeds: Sequence[str] = (),
+               coverage: pd.DataFrame | None = None, max_sets: int = MAX_SET_PANELS) -> str:
+    """The section's content: seed genes, per-set panels, the searchable table.
+
+    ``stats``: the statistics table (set rows are used to order the sets); ``drivers``: the
+    leave-one-gene-out tables of every cohort; ``curated_sets``/``seeds``: set names and
+    symbols of the curation table, in its order; ``coverage``: every cohort's coverage table
+    (to say which sets were not scored)."""
     all_rows = stats[stats["analysis"].astype(str).str.startswith("gene_")] \
         if "analysis" in stats else stats.iloc[0:0]
     rows = gene_rows(stats)
-    parts = ["<section id=\"genes\">", "<h2>Genes</h2>"]
+    parts: list[str] = []
     if rows.empty:
-        parts += ["<div class=\"note\">No gene-level statistics in this run.</div>",
-                  "</section>"]
-        return "\n".join(parts)
+        return "<div class=\"note\">No gene-level statistics in this run.</div>"
     cohorts = sorted(c for c in rows["cohort"].astype(str).unique() if c != POOLED)
     tested = rows[(rows["cohort"] != POOLED) & (rows["status"] == "ok")]
     n_sig = int((tested["q"] < 0.05).sum())
@@ -430,5 +440,4 @@ def genes_section(stats: pd.DataFrame, drivers: pd.DataFrame, *, primary: str,
                      f"table (it holds {MAX_TABLE_ROWS} rows); they are in "
                      f"<code>results/statistics.tsv</code>.</div>")
     parts.append(_table_html(records, columns))
-    parts.append("</section>")
     return "\n".join(parts)
