@@ -224,16 +224,17 @@ def gene_statistics(x: pd.DataFrame, universe: pd.DataFrame, clinical: pd.DataFr
 _AS_SET_ANALYSIS = {COX: "cox_hr_per_sd", AUC: "auc"}
 
 
-def pool_genes(table: pd.DataFrame) -> pd.DataFrame:
+def pool_genes(table: pd.DataFrame, meta_method: str | None = None) -> pd.DataFrame:
     """Random-effects pooled rows of every gene x endpoint tested in two or more cohorts.
 
-    Reuses :func:`ferroscope.statistics.meta_analyse` (the sets' pooling) with the gene as the
-    grouping key and the set-level analysis names it knows."""
+    Reuses :func:`ferroscope.statistics.meta_analyse` (the sets' pooling, with the sets'
+    ``meta_method`` when given) with the gene as the grouping key and the set-level analysis
+    names it knows."""
     if table.empty:
         return table.iloc[0:0]
     keyed = table.assign(set=table["gene"],
                          analysis=table["analysis"].map(_AS_SET_ANALYSIS))
-    pooled = meta_analyse(keyed)
+    pooled = meta_analyse(keyed) if meta_method is None else meta_analyse(keyed, meta_method)
     if pooled.empty:
         return pooled
     back = {v: k for k, v in _AS_SET_ANALYSIS.items()}
@@ -247,7 +248,7 @@ def pool_genes(table: pd.DataFrame) -> pd.DataFrame:
     return pooled
 
 
-def combine_genes(tables: list[pd.DataFrame]) -> pd.DataFrame:
+def combine_genes(tables: list[pd.DataFrame], meta_method: str | None = None) -> pd.DataFrame:
     """Per-cohort gene tables -> pooled rows, BH FDR over unique genes, one row per set.
 
     The FDR family: every gene x cohort x endpoint test (and separately every pooled one),
@@ -258,7 +259,7 @@ def combine_genes(tables: list[pd.DataFrame]) -> pd.DataFrame:
         return pd.DataFrame()
     merged = pd.concat(tables, ignore_index=True)
     merged["seed"] = merged["seed"].astype(int)
-    pooled = pool_genes(merged)
+    pooled = pool_genes(merged, meta_method)
     both = merged if pooled.empty else pd.concat([merged, pooled], ignore_index=True)
     both = add_fdr(both)
     sets = both["set"].astype(str).str.split(SET_SEP)
