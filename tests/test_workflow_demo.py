@@ -166,3 +166,12 @@ def test_gene_level_in_the_demo(stats, demo_run):
     seed, sets = html.index('id="genes-seed"'), html.index('id="genes-sets"')
     assert html.index('id="genes"') < seed < html.index("STIM1", seed) < sets
     assert (demo_run / "results" / "demo" / "genes" / "drivers.tsv").is_file()
+
+
+def test_leave_one_out_full_set_hr_equals_the_set_row(stats, demo_run):
+    """drivers.tsv's hr_set (batch engine, LOO scoring call) is the survival step's HR of the
+    set (lifelines, score step) for the primary method: same scores, same model."""
+    d = pd.read_csv(demo_run / "results" / "demo" / "genes" / "drivers.tsv", sep="\t")
+    assert set(d["method"]) == {"mean_z"} and (d["status"] == "ok").all()
+    for set_name, hr in d.drop_duplicates("set").set_index("set")["hr_set"].items():
+        assert row(stats, "mean_z", set_name, "os").estimate == pytest.approx(hr, rel=1e-8)
