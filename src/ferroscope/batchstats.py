@@ -347,8 +347,11 @@ def harrell_c(time: pd.Series | np.ndarray, event: pd.Series | np.ndarray,
 
 
 def cox_efron(time: pd.Series | np.ndarray, event: pd.Series | np.ndarray, X: pd.DataFrame, *,
-              min_events: int = 10) -> pd.DataFrame:
+              min_events: int = 10, per_sd: bool = True) -> pd.DataFrame:
     """Univariate Efron Cox model of every feature per SD (see the module docstring).
+
+    ``per_sd=False`` fits the features as given (already on the wanted scale, e.g. a cohort's
+    z-score fitted on a subset of its patients).
 
     Returns one row per column of ``X`` (same order) with ``COX_COLUMNS``: complete cases
     ``n`` and ``events``, ``log_hr`` and ``se_log_hr`` per SD, ``hr`` with its 95% Wald CI,
@@ -362,7 +365,7 @@ def cox_efron(time: pd.Series | np.ndarray, event: pd.Series | np.ndarray, X: pd
     n = obs.sum(axis=0)
     events = (w * e[:, None]).sum(axis=0).astype(int)
     z, _, sd = standardise(pd.DataFrame(x))
-    zv = np.nan_to_num(z.to_numpy(), nan=0.0)
+    zv = np.nan_to_num(z.to_numpy() if per_sd else x, nan=0.0)
     sd = sd.to_numpy()
     out = pd.DataFrame({c: np.nan for c in COX_COLUMNS}, index=X.columns)
     out["n"], out["events"] = n, events
@@ -427,7 +430,7 @@ def logrank_median_split(time: pd.Series | np.ndarray, event: pd.Series | np.nda
     small = np.minimum(high.sum(0), low.sum(0)) < min_group
     out.loc[small, "km_note"] = (f"KM median split not tested: fewer than {min_group} patients "
                                  "per group")
-    if len(t) == 0 or small.all():
+    if len(t) == 0 or small.all() or not (e != 0).any():
         return out
     rs = _RiskSets(t, e)
     hi, lo = high.T.astype(float), low.T.astype(float)
@@ -531,3 +534,106 @@ def auc_delong(y: pd.Series | np.ndarray, X: pd.DataFrame, *, min_per_class: int
     for c in ("n", "n_pos", "n_neg"):
         out[c] = out[c].astype(int)
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _td_auc_kernel(x: np.ndarray, idx: np.ndarray, t: np.ndarray, e: np.ndarray,
+                   w: np.ndarray, horizons: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Cumulative/dynamic AUC (horizons x features) of one resample ``idx`` of the rows.
+
+    Cases: an event at or before the horizon (weight ``w``, the IPCW of that resample);
+    controls: still event-free after it. AUC = sum_cases w_i (#controls below x_i + 1/2 #tied)
+    / (sum_cases w_i * #controls), the trapezoid area of scikit-survival's weighted ROC.
+    """
+    n = idx.size
+    n_h = horizons.size
+    p = x.shape[1]
+    out = np.full((n_h, p), np.nan)
+    ctrl = np.empty(n)
+    for h in range(n_h):
+        if not valid[h]:
+            continue
+        hz = horizons[h]
+        for j in range(p):
+            m = 0
+            for q in range(n):
+                v = x[idx[q], j]
+                if t[q] > hz and not np.isnan(v):
+                    ctrl[m] = v
+                    m += 1
+            if m == 0:
+                continue
+            c = np.sort(ctrl[:m])
+            num = 0.0
+            wsum = 0.0
+            for q in range(n):
+                v = x[idx[q], j]
+                if e[q] != 0 and t[q] <= hz and not np.isnan(v):
+                    lo = np.searchsorted(c, v, side="left")
+                    hi = np.searchsorted(c, v, side="right")
+                    num += w[q] * (lo + 0.5 * (hi - lo))
+                    wsum += w[q]
+            if wsum > 0:
+                out[h, j] = num / (wsum * m)
+    return out
+
+
+def _ipcw(t: np.ndarray, e: np.ndarray) -> np.ndarray | None:
+    """Inverse probability of censoring weights 1 / G(t_i) of the events (0 for censored).
+
+    G is the Kaplan-Meier estimate of the censoring distribution (censorings as events, a
+    censoring at an event time counted after it), evaluated at each event's own time: the
+    arithmetic of scikit-survival's ``CensoringDistributionEstimator.predict_ipcw``. None where
+    undefined (no event, or G = 0 at an event time; scikit-survival raises there).
+    """
+    ev = e != 0
+    if not ev.any():
+        return None
+    w = np.zeros(len(t))
+    if ev.all():
+        w[:] = 1.0
+        return w
+    uniq, inv = np.unique(t, return_inverse=True)
+    cnt = np.bincount(inv)
+    n_ev = np.bincount(inv, weights=ev.astype(float))
+    at_risk = len(t) - np.r_[0, np.cumsum(cnt)[:-1]] - n_ev
+    n_cens = cnt - n_ev
+    ratio = np.divide(n_cens, at_risk, out=np.zeros(len(uniq)), where=n_cens != 0)
+    g = np.cumprod(1.0 - ratio)[inv[ev]]
+    if (g == 0.0).any():
+        return None
+    w[ev] = 1.0 / g
+    return w
+
+
+def td_auc_bootstrap(time: pd.Series | np.ndarray, event: pd.Series | np.ndarray,
+                     X: pd.DataFrame, horizons: list[float] | np.ndarray,
+                     boot: np.ndarray | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+    """Cumulative/dynamic AUC of every column at ``horizons``, on the data and on resamples.
+
+    Rows of ``time``/``event``/``X`` with a missing time or event must already be dropped
+    (``boot`` indexes them). ``boot`` is a (resamples x n) index matrix shared by every
+    feature (draw it once per cohort). A horizon is estimable in a resample when it lies in
+    [min time, max time) of that resample (scikit-survival's rule), per horizon: one horizon
+    beyond a resample's follow-up does not drop the others. A missing score leaves that
+    sample out for that feature. Returns (point estimates horizons x features as a frame,
+    resampled AUCs (resamples x horizons x features, NaN where not estimable)).
+    """
+    X = _frame(X)
+    t = np.asarray(time, dtype=float)
+    e = np.asarray(event, dtype=float)
+    x = np.ascontiguousarray(X.to_numpy(dtype=float))
+    hz = np.asarray(horizons, dtype=float)
+    n = len(t)
+    idx_all = np.arange(n)[None, :] if boot is None else np.vstack([np.arange(n)[None, :],
+                                                                   np.asarray(boot)])
+    res = np.full((len(idx_all), len(hz), x.shape[1]), np.nan)
+    for b, idx in enumerate(idx_all):
+        tb, eb = t[idx], e[idx]
+        w = _ipcw(tb, eb) if n else None
+        if w is None:
+            continue
+        valid = (hz >= tb.min()) & (hz < tb.max())
+        res[b] = _td_auc_kernel(x, idx.astype(np.int64), tb, eb, w, hz, valid)
+    point = pd.DataFrame(res[0], index=pd.Index(hz, name="horizon"), columns=X.columns)
+    return point, res[1:]

@@ -32,7 +32,9 @@ from .errors import FerroscopeError
 PathLike = str | os.PathLike[str]
 
 #: Which rule writes each intermediate (for the fix in the message), matched on the path.
-_WRITERS = (("prepared.h5ad", "prepare"), ("/scores/", "score"), ("/survival/", "survival"),
+_WRITERS = (("/screen/survival_", "survival_screen"), ("/screen/response_", "response_screen"),
+            ("detail_selection.tsv", "detail_selection"),
+            ("prepared.h5ad", "prepare"), ("/scores/", "score"), ("/survival/", "survival"),
             ("/response/", "response"), ("/genes/", "genes"), ("coverage.tsv", "coverage"),
             ("statistics.tsv", "statistics"), ("clinical.tsv", "prepare"))
 
@@ -44,7 +46,9 @@ STATISTICS_COLUMNS = (*RESULT_COLUMNS, "q")
 #: gene-level rows, ferroscope.genelevel); every
 #: other column must hold numbers
 TEXT_COLUMNS = ("cohort", "method", "set", "endpoint", "analysis", "status", "note", "covariates",
-                "role", "missing_genes", "gene")
+                "role", "missing_genes", "tier", "gene")
+TIERS = ("screening", "detail")
+SELECTION_COLUMNS = ("cohort", "method", "set", "endpoint", "analysis", "reason")
 COVERAGE_COLUMNS = ("set", "scored")
 
 
@@ -257,6 +261,43 @@ def read_results(path: PathLike, *, cohort: str | None = None,
     return df
 
 
+def read_detail_selection(path: PathLike) -> pd.DataFrame:
+    """Read ``results/detail_selection.tsv``: which rows get the detail tier (and why)."""
+    what = "detail-tier selection"
+    df = _read_tsv(path, what, rule="detail_selection")
+    _require(df, path, SELECTION_COLUMNS, what, rule="detail_selection")
+    for col in SELECTION_COLUMNS:
+        if df[col].isna().any():
+            i = int(np.flatnonzero(df[col].isna().to_numpy())[0])
+            raise _fail(path, f"the {what} has an empty '{col}' in row {i + 1}; it is "
+                        "probably truncated.", field=col, rule="detail_selection")
+        df[col] = df[col].astype(str)
+    return df
+
+
+def check_screening(table: pd.DataFrame, screen: pd.DataFrame, path: PathLike) -> None:
+    """The detail step's screening statistics equal those of its screening table ``path``.
+
+    The detail tier was selected from ``path`` (through results/detail_selection.tsv); the
+    detail step recomputes the screening statistics from the same scores with the same code,
+    so the sets, endpoints, statuses and p-values must agree exactly (the tables are written
+    lossless). A difference means the screening table is stale or was edited.
+    """
+    key = ["set", "endpoint"]
+    a = table.set_index(key)[["status", "p"]]
+    b = screen.set_index(key)[["status", "p"]]
+    same = a.index.equals(b.index) if len(a) == len(b) else False
+    if same:
+        b = b.loc[a.index]
+        pa, pb = a["p"].to_numpy(dtype=float), b["p"].to_numpy(dtype=float)
+        same = bool((a["status"].to_numpy() == b["status"].to_numpy()).all()
+                    and ((pa == pb) | (np.isnan(pa) & np.isnan(pb))).all())
+    if not same:
+        raise _fail(path, "the screening table does not match the screening statistics "
+                    "recomputed from the scores (it is stale or was edited), so the detail-tier "
+                    "selection made from it cannot be trusted.")
+
+
 def read_statistics(path: PathLike) -> pd.DataFrame:
     """Read ``results/statistics.tsv``: its columns, numbers, statuses."""
     what = "statistics table"
@@ -275,6 +316,10 @@ def _check_results(df: pd.DataFrame, path: PathLike, what: str, columns: Sequenc
             i = int(np.flatnonzero(df[col].isna().to_numpy())[0])
             raise _fail(path, f"the {what} has an empty '{col}' in row {i + 1}; it is "
                         "probably truncated.", field=col, rule=rule)
+    if "tier" in df and (~df["tier"].isin(TIERS) & df["tier"].notna()).any():
+        bad_tier = df.loc[~df["tier"].isin(TIERS) & df["tier"].notna(), "tier"].iloc[0]
+        raise _fail(path, f"the {what} has tier {bad_tier!r} (expected "
+                    f"{' or '.join(TIERS)}).", field="tier", rule=rule)
     bad = ~df["status"].isin(STATUSES)
     if bad.any():
         raise _fail(path, f"the {what} has status {df.loc[bad, 'status'].iloc[0]!r} "

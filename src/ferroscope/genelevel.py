@@ -262,6 +262,7 @@ def combine_genes(tables: list[pd.DataFrame], meta_method: str | None = None) ->
     pooled = pool_genes(merged, meta_method)
     both = merged if pooled.empty else pd.concat([merged, pooled], ignore_index=True)
     both = add_fdr(both)
+    both["tier"] = "screening"  # no per-gene PH test, maxstat, adjusted model or td-AUC
     sets = both["set"].astype(str).str.split(SET_SEP)
     both["n_sets"] = [sum(s != NO_SET for s in v) for v in sets]
     both["set"] = sets
