@@ -4,9 +4,10 @@ Synthetic log-scale matrix (``--genes`` x ``--samples``, default 20,000 x 400), 
 with ~60% events, a response label for half the patients. Each measurement runs in its own
 Python process (peak memory = ru_maxrss of that process). Rows:
 
-* ``floor``: the numpy batch-Cox floor of issue 17 (Newton steps on cumulative sums over the
-  time-sorted risk set, all genes at once; Breslow, no tie handling, 6 fixed steps, no C-index,
-  no KM, no AUC): the least any univariate Cox of every gene can cost.
+* ``floor``: the numpy batch-Cox floor of issue 17, the engine benchmark's own
+  (``benchmarks/statistics.py``: Newton steps on cumulative sums over the time-sorted risk
+  set, all genes at once; Breslow, no tie handling, 6 fixed steps, no C-index, no KM, no
+  AUC): the least any univariate Cox of every gene can cost.
 * ``engine cox``: :func:`ferroscope.batchstats.cox_efron` alone (Efron, converged to 1e-12,
   Harrell's C).
 * ``gene_statistics``: what the genes rule computes per cohort (:mod:`ferroscope.genelevel`):
@@ -26,6 +27,7 @@ Python process (peak memory = ru_maxrss of that process). Rows:
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import resource
 import subprocess
@@ -57,21 +59,13 @@ def make_data(n_genes: int, n_samples: int, seed: int = 1):
     return pd.DataFrame(x, index=samples, columns=genes), clin
 
 
-def floor_cox(time_: np.ndarray, event: np.ndarray, x: np.ndarray, steps: int = 6) -> np.ndarray:
-    """Numpy batch-Cox floor: Breslow Newton steps on reverse cumulative sums, all columns."""
-    order = np.argsort(-time_, kind="stable")
-    z = x[order]
-    z = (z - z.mean(0)) / z.std(0, ddof=1)
-    ev = event[order] == 1
-    beta = np.zeros(z.shape[1])
-    for _ in range(steps):
-        w = np.exp(z * beta)
-        s0 = np.cumsum(w, 0)[ev]
-        s1 = np.cumsum(w * z, 0)[ev]
-        s2 = np.cumsum(w * z * z, 0)[ev]
-        m = s1 / s0
-        beta += (z[ev] - m).sum(0) / (s2 / s0 - m * m).sum(0)
-    return beta
+def floor_cox(time_: np.ndarray, event: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The engine benchmark's numpy batch-Cox floor (``benchmarks/statistics.py:floor_cox``)."""
+    spec = importlib.util.spec_from_file_location("bench_statistics",
+                                                  ROOT / "benchmarks" / "statistics.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.floor_cox(time_, event, x)
 
 
 def worker(kind: str, n_genes: int, n_samples: int, out: str) -> None:
