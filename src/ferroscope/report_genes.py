@@ -43,11 +43,22 @@ def _esc(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
+_TEMPLATE: dict[str, Any] = {}
+
+
 def _fig_html(fig: go.Figure, div_id: str) -> str:
-    fig.update_layout(template="plotly_white", margin={"l": 60, "r": 20, "t": 60, "b": 50},
-                      font={"family": "Helvetica, Arial, sans-serif", "size": 12})
-    return pio.to_html(fig, full_html=False, include_plotlyjs=False, div_id=div_id,
-                       config={"displaylogo": False, "responsive": True})
+    """The figure as a ``<div>`` (plotly.js is in the page head once); the house style merged
+    into the figure's JSON, not through ``update_layout`` (which re-validates the template:
+    seconds per figure at collection scale)."""
+    if not _TEMPLATE:
+        _TEMPLATE.update(pio.templates["plotly_white"].to_plotly_json())
+    spec = fig.to_plotly_json()
+    layout = spec.setdefault("layout", {})
+    layout["template"] = _TEMPLATE
+    layout["margin"] = {"l": 60, "r": 20, "t": 60, "b": 50, **layout.get("margin", {})}
+    layout["font"] = {"family": "Helvetica, Arial, sans-serif", "size": 12}
+    return pio.to_html(spec, full_html=False, include_plotlyjs=False, div_id=div_id,
+                       validate=False, config={"displaylogo": False, "responsive": True})
 
 
 def gene_rows(stats: pd.DataFrame) -> pd.DataFrame:
@@ -244,35 +255,49 @@ def seed_table(rows: pd.DataFrame, seeds: Sequence[str], analysis: str,
     return out
 
 
-def table_records(rows: pd.DataFrame, stats_sets: pd.DataFrame,
-                  max_rows: int = MAX_TABLE_ROWS) -> tuple[list[list], list[str], int]:
-    """Rows of the searchable table: gene x endpoint with every set, pooled and per-cohort
-    numbers. Returns (rows, columns, number of genes left out)."""
-    cohorts = sorted(c for c in rows["cohort"].unique() if c != POOLED)
-    sets = stats_sets.groupby(["gene"])["set"].agg(
-        lambda s: ", ".join(x for x in dict.fromkeys(s.astype(str)) if x != NO_SET))
-    recs = []
-    for (gene, analysis, endpoint), g in rows.groupby(["gene", "analysis", "endpoint"],
-                                                      sort=False):
-        by = g.set_index("cohort")
-        rec = {"gene": gene, "sets": sets.get(gene, ""), "seed": int(g["seed"].max()),
-               "test": ("HR " if analysis == COX else "AUC ") + str(endpoint)}
-        for c in [POOLED, *cohorts]:
-            r = by.loc[c] if c in by.index else None
-            ok = r is not None and r["status"] == "ok"
-            rec[f"{c} estimate"] = float(r["estimate"]) if ok else None
-            rec[f"{c} CI"] = f"{r['ci_low']:.2f}-{r['ci_high']:.2f}" if ok else ""
-            rec[f"{c} q"] = float(r["q"]) if ok and np.isfinite(r["q"]) else None
-        qs = [v for k, v in rec.items() if k.endswith(" q") and v is not None]
-        rec["_minq"] = min(qs) if qs else 2.0
-        recs.append(rec)
-    recs.sort(key=lambda r: (-r["seed"], r["sets"] == "", r["_minq"]))
-    dropped_genes = len({r["gene"] for r in recs[max_rows:]} - {r["gene"] for r in
-                                                                 recs[:max_rows]})
-    recs = recs[:max_rows]
-    columns = ["gene", "sets", "seed", "test"] + [f"{c} {k}" for c in [POOLED, *cohorts]
-                                                  for k in ("estimate", "CI", "q")]
-    return [[r[c] for c in columns] for r in recs], columns, dropped_genes
+def table_frame(rows: pd.DataFrame, stats_sets: pd.DataFrame,
+                max_rows: int = MAX_TABLE_ROWS) -> tuple[pd.DataFrame, int]:
+    """The searchable table: one row per gene x test (``HR os``, ``AUC response``) with its
+    sets, seed flag, and pooled and per-cohort estimate, CI and q (columns
+    ``<cohort>_estimate``, ``<cohort>_CI``, ``<cohort>_q``; pooled first). Seed genes first,
+    then set members, then by the smallest q; at most ``max_rows`` rows. Returns (table,
+    number of genes left out). ``stats_sets``: gene rows with one row per set."""
+    cohorts = [POOLED, *sorted(c for c in rows["cohort"].astype(str).unique() if c != POOLED)]
+    d = rows.assign(cohort=rows["cohort"].astype(str))
+    ok = (d["status"] == "ok").to_numpy()
+    lo = d["ci_low"].to_numpy(float)
+    hi = d["ci_high"].to_numpy(float)
+    d["CI"] = np.where(ok, np.char.add(np.char.add(np.char.mod("%.2f", lo), "-"),
+                                       np.char.mod("%.2f", hi)), "")
+    d["estimate"] = np.where(ok, d["estimate"].to_numpy(float), np.nan)
+    d["q"] = np.where(ok, d["q"].to_numpy(float), np.nan)
+    d["test"] = np.where(d["analysis"] == COX, "HR ", "AUC ") + d["endpoint"].astype(str)
+    key = ["gene", "test"]
+    wide = d.pivot_table(index=key, columns="cohort", values=["estimate", "CI", "q"],
+                         aggfunc="first", dropna=False)
+    out = pd.DataFrame(index=wide.index)
+    for c in cohorts:
+        for k in ("estimate", "CI", "q"):
+            out[f"{c}_{k}"] = wide[(k, c)] if (k, c) in wide.columns else np.nan
+    pairs = stats_sets[["gene", "set"]].astype(str).drop_duplicates()
+    pairs = pairs[pairs["set"] != NO_SET]
+    sets = pairs.groupby("gene")["set"].agg(", ".join)
+    genes = out.index.get_level_values("gene")
+    out.insert(0, "sets", sets.reindex(genes).fillna("").to_numpy())
+    out.insert(1, "seed", d.groupby("gene")["seed"].max().reindex(genes).fillna(0)
+               .astype(int).to_numpy())
+    qs = out[[f"{c}_q" for c in cohorts]].to_numpy(float)
+    with np.errstate(invalid="ignore"):
+        minq = np.where(np.isnan(qs).all(axis=1), 2.0, np.nanmin(np.where(np.isnan(qs), 2.0,
+                                                                            qs), axis=1))
+    out = out.reset_index()
+    order = np.lexsort((minq, out["sets"].to_numpy() == "", -out["seed"].to_numpy()))
+    out = out.iloc[order].reset_index(drop=True)
+    left_out = len(set(out["gene"].iloc[max_rows:]) - set(out["gene"].iloc[:max_rows]))
+    out = out.iloc[:max_rows]
+    cols = ["gene", "sets", "seed", "test"] + [f"{c}_{k}" for c in cohorts
+                                               for k in ("estimate", "CI", "q")]
+    return out[cols], left_out
 
 
 _TABLE_JS = """
@@ -311,8 +336,10 @@ _TABLE_JS = """
 """
 
 
-def _table_html(records: list[list], columns: list[str]) -> str:
-    payload = json.dumps({"columns": columns, "rows": records}, allow_nan=False, default=str)
+def _table_html(table: pd.DataFrame) -> str:
+    records = [[_clean(v) for v in r] for r in table.itertuples(index=False)]
+    payload = json.dumps({"columns": list(table.columns), "rows": records}, allow_nan=False,
+                         default=str)
     payload = payload.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return ("<p><label>Search genes or sets: <input id=\"gene-search\" type=\"search\" "
             "placeholder=\"e.g. STIM1 or NRF2_TARGETS\" size=\"32\"></label> "
@@ -323,8 +350,10 @@ def _table_html(records: list[list], columns: list[str]) -> str:
 
 
 def _clean(v: object) -> object:
-    if isinstance(v, float) and not np.isfinite(v):
-        return None
+    if isinstance(v, float | np.floating):
+        return float(v) if np.isfinite(v) else None
+    if isinstance(v, np.integer):
+        return int(v)
     return v
 
 
@@ -432,12 +461,11 @@ def genes_body(stats: pd.DataFrame, drivers: pd.DataFrame, *, primary: str,
             if fig:
                 parts.append(fig)
     # 3. searchable table
-    records, columns, dropped = table_records(rows, all_rows)
-    records = [[_clean(v) for v in r] for r in records]
+    table, dropped = table_frame(rows, all_rows)
     parts.append("<h3 id=\"genes-table\">All genes</h3>")
     if dropped:
         parts.append(f"<div class=\"note\">{dropped} genes with larger q are left out of this "
                      f"table (it holds {MAX_TABLE_ROWS} rows); they are in "
                      f"<code>results/statistics.tsv</code>.</div>")
-    parts.append(_table_html(records, columns))
+    parts.append(_table_html(table))
     return "\n".join(parts)
