@@ -14,6 +14,7 @@ from scipy.stats import false_discovery_control
 
 from ferroscope import genelevel as gl
 from ferroscope.genesets import AliasTable, GeneSet, coverage, read_genes_table, read_gmt
+from ferroscope.response import auc_test
 from ferroscope.scoring import score_sets
 from ferroscope.statistics import combine, meta_analyse
 from ferroscope.survival import cox_per_sd
@@ -65,6 +66,13 @@ def test_planted_single_gene_effect_is_recovered_and_equals_lifelines():
         assert cox.loc[g, "km_logrank_p"] == pytest.approx(ref.km_logrank_p, rel=1e-10)
     assert set(tab["analysis"]) == {gl.COX, gl.AUC}
     assert (tab["method"] == gl.METHOD).all()
+    auc = tab[tab["analysis"] == gl.AUC].set_index("gene")
+    for g in ("PLANT", "G007"):  # the set-level response test (DeLong, Mann-Whitney)
+        ref = auc_test(clin["response"], expr.loc[g])
+        assert auc.loc[g, "estimate"] == pytest.approx(ref.auc, rel=1e-12)
+        assert auc.loc[g, "se"] == pytest.approx(ref.se, rel=1e-10)
+        assert auc.loc[g, "p"] == pytest.approx(ref.p_mwu, rel=1e-10)
+        assert auc.loc[g, "n_responders"] == ref.n_responders
 
 
 def test_gene_with_missing_cells_is_fitted_on_its_measured_samples():
