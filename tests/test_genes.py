@@ -244,12 +244,12 @@ def test_truncated_drivers_table_names_file_and_rule(tmp_path):
 
 @pytest.mark.bad_input
 def test_misspelt_genes_mode_is_named():
-    import yaml
-
     from ferroscope.config import validate_config
     from ferroscope.errors import FerroscopeError
 
-    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    from .conftest import demo_config
+
+    cfg = demo_config()
     assert validate_config(dict(cfg), schema_dir=REPO / "workflow" / "schemas",
                            base_dir=REPO)["genes"] == "sets"  # the default
     cfg["genes"] = "everything"

@@ -11,6 +11,7 @@ rule statistics:
         ),
         risk=risk_targets()[:1],  # results/signatures/statistics.tsv when signatures are used
         genes=expand("results/{cohort}/genes/statistics.tsv", cohort=COHORTS),
+        tissue=tissue_targets(),  # results/tissue/statistics.tsv: tumour vs non-tumour
     output:
         report(
             "results/statistics.tsv",
@@ -21,6 +22,8 @@ rule statistics:
         "logs/statistics.log",
     conda:
         "../envs/ferroscope.yaml"
+    params:
+        meta_method=config["statistics"]["meta"]["method"],
     script:
         "../scripts/statistics.py"
 
@@ -37,6 +40,15 @@ rule report:
         gmt=config["genesets"]["gmt"],
         genes_table=config["genesets"]["evidence"],
         gene_drivers=expand("results/{cohort}/genes/drivers.tsv", cohort=COHORTS),
+        # tumour vs non-tumour (tissue.smk): both groups and their primary-method scores
+        tissue_h5ad=expand(
+            "results/{cohort}/tissue/prepared.h5ad", cohort=TISSUE_COHORTS
+        ),
+        tissue_scores=expand(
+            "results/{cohort}/tissue/scores/{method}.tsv",
+            cohort=TISSUE_COHORTS,
+            method=config["scoring"].get("primary", METHODS[0]),
+        ),
     output:
         "results/report.html",
     log:
