@@ -221,6 +221,9 @@ def test_report_section_seed_genes_first_escaped_and_searchable():
     assert "<b>EVIL</b>" not in page and "&lt;b&gt;EVIL&lt;" in page  # figure labels
     assert "\\u003cb\\u003eEVIL" in page  # the table's JSON cannot close its script element
     assert "set HR without the gene" in page
+    from ferroscope.report_genes import seed_table  # a gene in two sets lists both
+    (line,) = seed_table(stats, ["G004"], gl.COX, "os")
+    assert line["sets"] == "SET_A, SET_B" and line["pooled"]
     assert "cdn" not in page.lower()
 
 

@@ -229,13 +229,15 @@ def _ci_text(r: pd.Series) -> str:
 
 def seed_table(rows: pd.DataFrame, seeds: Sequence[str], analysis: str,
                endpoint: str) -> list[dict[str, str]]:
-    """One line per seed gene: pooled estimate and q, and per cohort estimate (CI) and p."""
+    """One line per seed gene: its sets, pooled estimate and q, and per cohort estimate (CI)
+    and p. ``rows``: gene rows, one per set (the repeats give the sets)."""
     d = rows[(rows["analysis"] == analysis) & (rows["endpoint"] == endpoint)]
     out = []
     for g in seeds:
-        gd = d[d["gene"] == g]
-        if gd.empty:
+        gs = d[d["gene"] == g]
+        if gs.empty:
             continue
+        gd = gs.drop_duplicates("cohort")
         pooled = gd[gd["cohort"] == POOLED]
         per = gd[gd["cohort"] != POOLED]
         sig = [str(c) for c, q in zip(per["cohort"], per["q"], strict=True) if q < 0.05]
@@ -247,7 +249,7 @@ def seed_table(rows: pd.DataFrame, seeds: Sequence[str], analysis: str,
         p0 = pooled.iloc[0] if len(pooled) else None
         out.append({
             "gene": g, "sets": ", ".join(dict.fromkeys(
-                x for v in gd["set"].astype(str) for x in v.split(SET_SEP) if x != NO_SET)),
+                x for v in gs["set"].astype(str) for x in v.split(SET_SEP) if x != NO_SET)),
             "pooled": _ci_text(p0) if p0 is not None else "",
             "pooled_q": f"{p0['q']:.2g}" if p0 is not None and np.isfinite(p0["q"]) else "",
             "significant_in": ", ".join(sig) or "none",
@@ -417,7 +419,7 @@ def genes_body(stats: pd.DataFrame, drivers: pd.DataFrame, *, primary: str,
                           _esc(f"Headline seed genes: {what}"), f"genes-seed-{k}")
         if fig:
             parts.append(fig)
-        table = seed_table(rows, ordered, analysis, endpoint)
+        table = seed_table(all_rows, ordered, analysis, endpoint)
         if table:
             label = "HR per SD" if analysis == COX else "AUC"
             parts.append(f"<p class=\"small\">Every seed gene ({_esc(label)}, "
