@@ -217,7 +217,7 @@ def test_report_section_seed_genes_first_escaped_and_searchable():
     page = genes_section(stats, drivers, primary="mean_z", seeds=["STIM1"])
     assert page.startswith('<section id="genes">')
     assert page.index("Seed genes") < page.index("Which genes drive a set") \
-        < page.index('id="gene-table"')
+        < page.index('id="gene-table-data"')
     assert "<b>EVIL</b>" not in page and "&lt;b&gt;EVIL&lt;" in page  # figure labels
     assert "\\u003cb\\u003eEVIL" in page  # the table's JSON cannot close its script element
     assert "set HR without the gene" in page

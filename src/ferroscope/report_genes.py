@@ -10,7 +10,7 @@ and the leave-one-gene-out tables ``results/<cohort>/genes/drivers.tsv``:
    cohorts it is significant);
 2. per set a gene forest with, beside it, the set's HR without each gene (leave one out) and
    each gene's correlation with the set score;
-3. a searchable, sortable table of every gene tested (self-contained JavaScript, no CDN).
+3. a searchable, sortable table of every gene tested (the report's own table script, no CDN).
 
 Every text reaches the page escaped (``html.escape``; in the table through ``textContent``;
 the table's JSON is embedded with ``<`` escaped so it cannot close its script element).
@@ -19,7 +19,6 @@ the table's JSON is embedded with ``<`` escaped so it cannot close its script el
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -302,61 +301,16 @@ def table_frame(rows: pd.DataFrame, stats_sets: pd.DataFrame,
     return out[cols], left_out
 
 
-_TABLE_JS = """
-(function(){
-  var data = JSON.parse(document.getElementById('gene-table-data').textContent);
-  var cols = data.columns, rows = data.rows, shown = rows, sortCol = -1, asc = true;
-  var tbl = document.getElementById('gene-table'), box = document.getElementById('gene-search');
-  var info = document.getElementById('gene-table-info'), LIMIT = 300;
-  function fmt(v){ if (v === null || v === undefined) return '';
-    if (typeof v === 'number') { if (v !== 0 && (Math.abs(v) < 1e-3 || Math.abs(v) >= 1e5))
-      return v.toExponential(2); return String(Math.round(v * 1000) / 1000); }
-    return String(v); }
-  function draw(){
-    tbl.textContent = '';
-    var head = tbl.insertRow();
-    cols.forEach(function(c, i){ var th = document.createElement('th');
-      th.textContent = c + (i === sortCol ? (asc ? ' \\u25B2' : ' \\u25BC') : '');
-      th.style.cursor = 'pointer'; th.onclick = function(){ asc = (sortCol === i) ? !asc : true;
-        sortCol = i; sort(); draw(); }; head.appendChild(th); });
-    shown.slice(0, LIMIT).forEach(function(r){ var tr = tbl.insertRow();
-      r.forEach(function(v, i){ var td = tr.insertCell(); td.textContent = fmt(v);
-        if (typeof v === 'number') td.className = 'num';
-        if (i !== 1) td.style.whiteSpace = 'nowrap'; }); });
-    info.textContent = shown.length + ' of ' + rows.length + ' rows match' +
-      (shown.length > LIMIT ? ' (first ' + LIMIT + ' shown; refine the search)' : '');
-  }
-  function sort(){ shown = shown.slice().sort(function(a, b){ var x = a[sortCol], y = b[sortCol];
-      if (x === null) return 1; if (y === null) return -1;
-      return (x < y ? -1 : x > y ? 1 : 0) * (asc ? 1 : -1); }); }
-  box.oninput = function(){ var t = box.value.trim().toUpperCase();
-    shown = rows.filter(function(r){ return !t || String(r[0]).toUpperCase().indexOf(t) >= 0 ||
-      String(r[1]).toUpperCase().indexOf(t) >= 0; });
-    if (sortCol >= 0) sort(); draw(); };
-  draw();
-})();
-"""
-
-
 def _table_html(table: pd.DataFrame) -> str:
-    records = [[_clean(v) for v in r] for r in table.itertuples(index=False)]
-    payload = json.dumps({"columns": list(table.columns), "rows": records}, allow_nan=False,
-                         default=str)
-    payload = payload.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return ("<p><label>Search genes or sets: <input id=\"gene-search\" type=\"search\" "
-            "placeholder=\"e.g. STIM1 or NRF2_TARGETS\" size=\"32\"></label> "
-            "<span id=\"gene-table-info\" class=\"small\"></span></p>"
-            "<div class=\"scroll\"><table id=\"gene-table\"></table></div>"
-            f"<script type=\"application/json\" id=\"gene-table-data\">{payload}</script>"
-            f"<script>{_TABLE_JS}</script>")
+    """The report's sortable, filterable, paged table (its ``div.ftable`` script)."""
+    from .report import json_for_script, table_json
 
-
-def _clean(v: object) -> object:
-    if isinstance(v, float | np.floating):
-        return float(v) if np.isfinite(v) else None
-    if isinstance(v, np.integer):
-        return int(v)
-    return v
+    data = json_for_script(table_json(table, list(table.columns)))
+    return ("<p class=\"small\">Click a column header to sort, type in the box to filter "
+            "(words match any cell, e.g. <code>STIM1</code> or <code>NRF2_TARGETS</code>; "
+            "<code>gene=GPX4</code> or <code>pooled_q&lt;0.05</code> filter one column).</p>"
+            "<div class=\"ftable\" data-source=\"gene-table-data\" data-page=\"25\"></div>"
+            f"<script type=\"application/json\" id=\"gene-table-data\">{data}</script>")
 
 
 def _set_order(stats: pd.DataFrame, names: Sequence[str], curated: Sequence[str],
