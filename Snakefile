@@ -5,8 +5,10 @@
 #                 GEO, TCGA) assembled into raw expression + clinical (local files are read in place)
 #   prepare.smk   raw expression + clinical -> results/{cohort}/prepared.h5ad
 #   score.smk     gene coverage and scores per cohort x method
-#   survival.smk  Cox HR per SD, KM median split per cohort x method
-#   response.smk  AUC / Mann-Whitney per cohort x method
+#   survival.smk  screening (Cox HR per SD, C, KM median split) and detail tier per cohort x method
+#   response.smk  screening (AUC, DeLong, Mann-Whitney) and detail tier per cohort x method
+#   detail.smk    which sets get the detail tier (q, top p, curated sets)
+#   genes.smk     gene level: member and seed genes vs outcome, leave one gene out, per cohort
 #   signatures.smk published risk signatures and LASSO-Cox models (train, freeze, validate)
 #   tissue.smk    tumour vs adjacent non-tumour (cohorts declaring a comparison group)
 #   report.smk    results/statistics.tsv (BH FDR) and the self-contained results/report.html
@@ -29,6 +31,8 @@ include: "workflow/rules/prepare.smk"
 include: "workflow/rules/score.smk"
 include: "workflow/rules/survival.smk"
 include: "workflow/rules/response.smk"
+include: "workflow/rules/detail.smk"
+include: "workflow/rules/genes.smk"
 include: "workflow/rules/signatures.smk"
 include: "workflow/rules/tissue.smk"
 include: "workflow/rules/report.smk"
@@ -40,6 +44,7 @@ include: "workflow/rules/figures.smk"
 localrules:
     all,
     fetch,
+    detail_selection,
     statistics,
     report,
 

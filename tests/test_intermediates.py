@@ -88,8 +88,9 @@ def test_truncated_score_table_stops_the_next_run(copy):
     assert str(scores) in out or f"results/{COHORT}/scores/mean_z.tsv" in out, out[-3000:]
     assert "does not hold the samples of the cohort" in out or "truncated" in out, out[-3000:]
     assert "--forcerun score" in out and "delete" in out, out[-3000:]
-    unchanged(before, digests(copy), removed={f"results/{COHORT}/{step}/mean_z.tsv"
-                                              for step in ("survival", "response")})
+    unchanged(before, digests(copy), removed={
+        *(f"results/{COHORT}/{step}/mean_z.tsv" for step in ("survival", "response")),
+        *(f"results/{COHORT}/screen/{step}_mean_z.tsv" for step in ("survival", "response"))})
     assert not list(copy.rglob("*.part*"))
 
 

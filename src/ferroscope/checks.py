@@ -33,8 +33,10 @@ from .uns import PreparedUns
 PathLike = str | os.PathLike[str]
 
 #: Which rule writes each intermediate (for the fix in the message), matched on the path.
-_WRITERS = (("prepared.h5ad", "prepare"), ("/scores/", "score"), ("/survival/", "survival"),
-            ("/response/", "response"), ("coverage.tsv", "coverage"),
+_WRITERS = (("/screen/survival_", "survival_screen"), ("/screen/response_", "response_screen"),
+            ("detail_selection.tsv", "detail_selection"),
+            ("prepared.h5ad", "prepare"), ("/scores/", "score"), ("/survival/", "survival"),
+            ("/response/", "response"), ("/genes/", "genes"), ("coverage.tsv", "coverage"),
             ("statistics.tsv", "statistics"), ("clinical.tsv", "prepare"))
 
 STATUSES = ("ok", "not tested")
@@ -42,9 +44,12 @@ RESULT_COLUMNS = ("cohort", "method", "set", "endpoint", "analysis", "estimate",
                   "ci_high", "p", "status", "note", "n")
 STATISTICS_COLUMNS = (*RESULT_COLUMNS, "q")
 #: columns of result tables that hold text (``role``, ``missing_genes``: risk signatures;
-#: ``meta_method``: pooled rows); every other column must hold numbers
+#: ``meta_method``: pooled rows; ``tier``: screening or detail; ``gene``: gene-level and tissue
+#: rows); every other column must hold numbers
 TEXT_COLUMNS = ("cohort", "method", "set", "endpoint", "analysis", "status", "note", "covariates",
-                "role", "missing_genes", "meta_method", "gene", "test")
+                "role", "missing_genes", "meta_method", "tier", "gene", "test")
+TIERS = ("screening", "detail")
+SELECTION_COLUMNS = ("cohort", "method", "set", "endpoint", "analysis", "reason")
 COVERAGE_COLUMNS = ("set", "scored")
 
 
@@ -256,6 +261,43 @@ def read_results(path: PathLike, *, cohort: str | None = None,
     return df
 
 
+def read_detail_selection(path: PathLike) -> pd.DataFrame:
+    """Read ``results/detail_selection.tsv``: which rows get the detail tier (and why)."""
+    what = "detail-tier selection"
+    df = _read_tsv(path, what, rule="detail_selection")
+    _require(df, path, SELECTION_COLUMNS, what, rule="detail_selection")
+    for col in SELECTION_COLUMNS:
+        if df[col].isna().any():
+            i = int(np.flatnonzero(df[col].isna().to_numpy())[0])
+            raise _fail(path, f"the {what} has an empty '{col}' in row {i + 1}; it is "
+                        "probably truncated.", field=col, rule="detail_selection")
+        df[col] = df[col].astype(str)
+    return df
+
+
+def check_screening(table: pd.DataFrame, screen: pd.DataFrame, path: PathLike) -> None:
+    """The detail step's screening statistics equal those of its screening table ``path``.
+
+    The detail tier was selected from ``path`` (through results/detail_selection.tsv); the
+    detail step recomputes the screening statistics from the same scores with the same code,
+    so the sets, endpoints, statuses and p-values must agree exactly (the tables are written
+    lossless). A difference means the screening table is stale or was edited.
+    """
+    key = ["set", "endpoint"]
+    a = table.set_index(key)[["status", "p"]]
+    b = screen.set_index(key)[["status", "p"]]
+    same = a.index.equals(b.index) if len(a) == len(b) else False
+    if same:
+        b = b.loc[a.index]
+        pa, pb = a["p"].to_numpy(dtype=float), b["p"].to_numpy(dtype=float)
+        same = bool((a["status"].to_numpy() == b["status"].to_numpy()).all()
+                    and ((pa == pb) | (np.isnan(pa) & np.isnan(pb))).all())
+    if not same:
+        raise _fail(path, "the screening table does not match the screening statistics "
+                    "recomputed from the scores (it is stale or was edited), so the detail-tier "
+                    "selection made from it cannot be trusted.")
+
+
 def read_statistics(path: PathLike) -> pd.DataFrame:
     """Read ``results/statistics.tsv``: its columns, numbers, statuses."""
     what = "statistics table"
@@ -274,6 +316,10 @@ def _check_results(df: pd.DataFrame, path: PathLike, what: str, columns: Sequenc
             i = int(np.flatnonzero(df[col].isna().to_numpy())[0])
             raise _fail(path, f"the {what} has an empty '{col}' in row {i + 1}; it is "
                         "probably truncated.", field=col, rule=rule)
+    if "tier" in df and (~df["tier"].isin(TIERS) & df["tier"].notna()).any():
+        bad_tier = df.loc[~df["tier"].isin(TIERS) & df["tier"].notna(), "tier"].iloc[0]
+        raise _fail(path, f"the {what} has tier {bad_tier!r} (expected "
+                    f"{' or '.join(TIERS)}).", field="tier", rule=rule)
     bad = ~df["status"].isin(STATUSES)
     if bad.any():
         raise _fail(path, f"the {what} has status {df.loc[bad, 'status'].iloc[0]!r} "
@@ -297,4 +343,24 @@ def read_coverage(path: PathLike) -> pd.DataFrame:
                     " (expected True or False); the file is probably truncated.",
                     field="scored", rule="coverage")
     df["scored"] = scored == "true"
+    return df
+
+
+GENE_DRIVER_COLUMNS = ("cohort", "method", "set", "gene", "endpoint", "r", "hr_set",
+                       "hr_without", "status")
+
+
+def read_gene_drivers(path: PathLike) -> pd.DataFrame:
+    """Read a leave-one-gene-out table (``results/<cohort>/genes/drivers.tsv``,
+    :func:`ferroscope.genelevel.leave_one_out`): its columns, numbers and statuses."""
+    what = "leave-one-gene-out table"
+    df = _read_tsv(path, what, rule="genes")
+    _require(df, path, GENE_DRIVER_COLUMNS, what, rule="genes")
+    text = ("cohort", "method", "set", "gene", "row", "endpoint", "status", "note")
+    _numeric(df, path, [c for c in df.columns if c not in text], what, allow_nan=True,
+             rule="genes")
+    bad = ~df["status"].isin(STATUSES)
+    if bad.any():
+        raise _fail(path, f"the {what} has status {df.loc[bad, 'status'].iloc[0]!r} "
+                    f"(expected {' or '.join(STATUSES)}).", field="status", rule="genes")
     return df

@@ -16,11 +16,12 @@ significant interaction means the score predicts benefit from the drug, not prog
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import mannwhitneyu, norm, rankdata
+from scipy.stats import norm, rankdata
 
 #: The 97.5% normal quantile, exact (R: qnorm(0.975)), for 95% Wald intervals.
 Z975 = float(norm.ppf(0.975))
@@ -46,6 +47,7 @@ class ResponseResult:
     or_treated: float = np.nan
     or_control: float = np.nan
     p_interaction: float = np.nan
+    tier: str = "detail"
     status: str = "ok"
     note: str = ""
 
@@ -81,23 +83,49 @@ def _logit(y: pd.Series, design: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd
 
 def auc_test(response: pd.Series, score: pd.Series, *, min_per_class: int = 5,
              covariates: pd.DataFrame | None = None) -> ResponseResult:
-    """Compare scores of responders (1) and non-responders (0)."""
+    """Compare scores of responders (1) and non-responders (0): every statistic of one score."""
+    name = score.name if score.name is not None else "score"
+    return response_table(response, pd.DataFrame({name: score}), min_per_class=min_per_class,
+                          covariates=covariates)[name]
+
+
+def response_table(response: pd.Series, scores: pd.DataFrame, *, min_per_class: int = 5,
+                   covariates: pd.DataFrame | None = None,
+                   detail: Iterable[str] | None = None) -> dict[str, ResponseResult]:
+    """Response statistics of every score (column of ``scores``), two tiers.
+
+    Screening tier, every score at once (``ferroscope.batchstats.auc_delong``): AUC with DeLong
+    SE and CI, Mann-Whitney p. Detail tier, for the scores in ``detail`` (None: all): the odds
+    ratio per SD (logistic), alone and adjusted for ``covariates``. ``tier`` says which.
+    """
+    from .batchstats import auc_delong
+
+    screen = auc_delong(response, scores, min_per_class=min_per_class)
+    wanted = set(scores.columns if detail is None else detail)
+    out = {}
+    for col in scores.columns:
+        row = screen.loc[col]
+        res = ResponseResult(n=int(row["n"]), n_responders=int(row["n_pos"]),
+                             n_non_responders=int(row["n_neg"]),
+                             tier="detail" if col in wanted else "screening")
+        if res.tier == "screening":
+            res.n_adj = np.nan
+        if row["status"] != "ok":
+            res.status, res.note = "not tested", row["note"]
+        else:
+            res.auc, res.se = float(row["auc"]), float(row["se"])
+            res.ci_low, res.ci_high = float(row["ci_low"]), float(row["ci_high"])
+            res.p_mwu = float(row["p_mwu"])
+            if res.tier == "detail":
+                _logistic_detail(response, scores[col], covariates, res)
+        out[col] = res
+    return out
+
+
+def _logistic_detail(response: pd.Series, score: pd.Series, covariates: pd.DataFrame | None,
+                     res: ResponseResult) -> None:
+    """Odds ratio of response per SD, alone and adjusted (complete cases), filled into res."""
     df = pd.DataFrame({"y": response, "s": score}).dropna()
-    pos = df.loc[df["y"] == 1, "s"].to_numpy(float)
-    neg = df.loc[df["y"] == 0, "s"].to_numpy(float)
-    res = ResponseResult(n=len(df), n_responders=len(pos), n_non_responders=len(neg))
-    if min(len(pos), len(neg)) < min_per_class:
-        res.status = "not tested"
-        res.note = (f"{len(pos)} responders / {len(neg)} non-responders "
-                    f"(< min_per_class = {min_per_class} in a class)")
-        return res
-    if np.ptp(df["s"].to_numpy()) == 0:
-        res.status, res.note = "not tested", "score is constant across patients"
-        return res
-    res.auc, res.se = delong_auc(pos, neg)
-    res.ci_low = max(0.0, res.auc - Z975 * res.se)
-    res.ci_high = min(1.0, res.auc + Z975 * res.se)
-    res.p_mwu = float(mannwhitneyu(pos, neg, alternative="two-sided").pvalue)
     z = (df["s"] - df["s"].mean()) / df["s"].std(ddof=1)
     fit = _logit(df["y"], z.to_frame("z"))
     if fit is not None:
@@ -115,7 +143,6 @@ def auc_test(response: pd.Series, score: pd.Series, *, min_per_class: int = 5,
             res.n_adj = int(complete.sum())
             if (~complete).any():
                 res.note = f"adjusted model: {int((~complete).sum())} patients dropped"
-    return res
 
 
 def interaction_test(response: pd.Series, score: pd.Series, arm: pd.Series, *, treated: str,
@@ -156,6 +183,24 @@ def treated_subset(clinical: pd.DataFrame, arm: str, *, labelled: bool = True) -
     if labelled:
         out = out[out["response"].notna()]
     return out
+
+
+def treated_arm(clinical: pd.DataFrame, arm: str, *, file: str, cohort: str) -> pd.DataFrame:
+    """``treated_subset`` (labelled or not) of the response steps; an arm with no scored sample
+    stops the run, naming the arms present."""
+    from .errors import FerroscopeError
+
+    treated = treated_subset(clinical, arm, labelled=False)
+    if arm and treated.empty:
+        arms = (clinical["arm"].fillna("").astype(str) if "arm" in clinical
+                else pd.Series("", index=clinical.index))
+        seen = ", ".join(f"'{a}' {n}" for a, n in arms.value_counts().items())
+        raise FerroscopeError(
+            f"no scored sample is in arm '{arm}' (arms of the scored samples: {seen}).",
+            file=file, field=f"cohorts.{cohort}.clinical.response.arm",
+            fix="name an arm present in the data, or check that the samples of that arm have "
+            "expression.")
+    return treated
 
 
 def roc_points(response: pd.Series, score: pd.Series) -> pd.DataFrame:

@@ -15,8 +15,16 @@ CI by default, ``statistics.meta.method``) of the log HR per SD (with its Cox SE
 AUC (with its DeLong SE) over the cohorts where the test was possible, with tau², I², Cochran's
 Q and the 95% prediction interval (``pi_low``, ``pi_high``); pooled over 2 cohorts the note
 says so (``FEW_COHORTS``).
+
+Two tiers (``detail_selection``): every scored set gets the screening statistics and enters
+the FDR; the detail tier (PH test, maxstat, time split, adjusted model, td-AUC, logistic OR,
+KM figures) is computed for the sets with q below ``statistics.detail.q`` (in a cohort, or
+pooled), the ``statistics.detail.top`` smallest p per cohort x method x endpoint, and every set
+of the shipped curated GMT. Column ``tier`` says which tier a row had.
 """
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -155,4 +163,58 @@ def combine(tables: list[pd.DataFrame], meta_method: str = REML_HKSJ) -> pd.Data
     pooled = meta_analyse(merged, meta_method)
     if not pooled.empty:
         merged = pd.concat([merged, pooled], ignore_index=True)
-    return add_fdr(merged)
+    return add_fdr(_pooled_tier(merged))
+
+
+def _pooled_tier(table: pd.DataFrame) -> pd.DataFrame:
+    """``tier`` of every row: a pooled row is "detail" when a cohort row it pools is; rows
+    without a tier (risk signatures: every statistic) are "detail"."""
+    out = table.copy()
+    if "tier" not in out:
+        out["tier"] = "detail"
+        return out
+    pooled = out["cohort"] == POOLED
+    out.loc[~pooled, "tier"] = out.loc[~pooled, "tier"].fillna("detail")
+    key = ["method", "set", "endpoint", "analysis"]
+    detail = out.loc[~pooled & (out["tier"] == "detail"), key].drop_duplicates()
+    hit = out.loc[pooled, key].merge(detail.assign(_hit=True), on=key, how="left")["_hit"]
+    out.loc[pooled, "tier"] = np.where(hit.notna().to_numpy(), "detail",
+                                       "screening")
+    return out
+
+
+SELECTION_COLUMNS = ["cohort", "method", "set", "endpoint", "analysis", "reason"]
+
+
+def detail_selection(table: pd.DataFrame, *, q: float, top: int,
+                     curated: Iterable[str]) -> pd.DataFrame:
+    """The cohort x method x set x endpoint rows that get the detail tier, with the reasons.
+
+    ``table`` is the screening statistics as ``combine`` returns them (q as statistics.tsv
+    will have it, pooled rows included). A row is selected when its q < ``q``, when the pooled
+    row of its method x set x endpoint has q < ``q``, when its p is among the ``top`` smallest
+    of its cohort x method x endpoint (tested rows; ties broken by set name), or when its set is
+    in ``curated``. Columns: ``SELECTION_COLUMNS``.
+    """
+    key = ["method", "set", "endpoint", "analysis"]
+    if table.empty:
+        return pd.DataFrame(columns=SELECTION_COLUMNS)
+    pooled = table["cohort"] == POOLED
+    rows = table.loc[~pooled, ["cohort", *key, "p", "q", "status"]].copy()
+    reasons: dict[str, pd.Series] = {}
+    reasons[f"q < {q:g}"] = rows["q"] < q
+    sig_pooled = table.loc[pooled & (table["q"] < q), key].drop_duplicates()
+    reasons[f"pooled q < {q:g}"] = rows[key].merge(
+        sig_pooled.assign(_hit=True), on=key, how="left")["_hit"].notna().to_numpy(
+        dtype=bool)
+    ranked = rows[rows["status"] == "ok"].sort_values(["p", "set"], kind="stable")
+    first = ranked.groupby(["cohort", "method", "endpoint", "analysis"], sort=False).head(top)
+    reasons[f"top {top}"] = rows.index.isin(first.index)
+    reasons["curated set"] = rows["set"].isin(set(curated))
+    flags = pd.DataFrame({k: np.asarray(v, dtype=bool) for k, v in reasons.items()},
+                         index=rows.index)
+    chosen = flags.any(axis=1)
+    out = rows.loc[chosen, ["cohort", *key]].copy()
+    out["reason"] = ["; ".join(k for k in flags.columns if f[k])
+                     for _, f in flags[chosen].iterrows()]
+    return out.reset_index(drop=True)[SELECTION_COLUMNS]

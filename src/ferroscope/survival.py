@@ -23,12 +23,13 @@ saying why, so the report can show the reason in place.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter, KaplanMeierFitter
-from lifelines.statistics import logrank_test, multivariate_logrank_test
+from lifelines.statistics import logrank_test
 from scipy.stats import norm
 
 from .phtest import cox_zph
@@ -48,6 +49,17 @@ def td_auc_fields(months: float) -> tuple[str, str, str]:
     """Column names of the time-dependent AUC at a horizon (months): value, CI low, CI high."""
     base = f"td_auc_{months:g}"
     return base, f"{base}_ci_low", f"{base}_ci_high"
+
+
+def td_auc_failed_field(months: float) -> str:
+    """Column counting the bootstrap resamples where the horizon was not estimable."""
+    return f"td_auc_{months:g}_boot_failed"
+
+
+#: Statistics of the detail tier (empty for rows of the screening tier; ``survival_table``).
+DETAIL_FIELDS = ("ph_p", "km_tertile_p", "maxstat_cutpoint", "maxstat_statistic", "maxstat_p",
+                 "hr_early", "hr_late", "split_months", "hr_adj", "ci_low_adj", "ci_high_adj",
+                 "p_adj", "n_adj")
 
 
 @dataclass
@@ -87,6 +99,7 @@ class SurvivalResult:
     n_adj: int = 0
     covariates: str = ""
     td_auc: dict[str, float] = field(default_factory=dict)
+    tier: str = "detail"
     status: str = "ok"
     note: str = ""
 
@@ -98,11 +111,11 @@ class SurvivalResult:
     def as_dict(self) -> dict:
         d = asdict(self)
         aucs = d.pop("td_auc")
-        status, note = d.pop("status"), d.pop("note")
+        tier, status, note = d.pop("tier"), d.pop("status"), d.pop("note")
         for t in TD_AUC_MONTHS:
-            for col in td_auc_fields(t):
+            for col in (*td_auc_fields(t), td_auc_failed_field(t)):
                 d[col] = aucs.get(col, np.nan)
-        return {**d, "status": status, "note": note}
+        return {**d, "tier": tier, "status": status, "note": note}
 
 
 def _clean(time: pd.Series, event: pd.Series, score: pd.Series) -> pd.DataFrame:
@@ -161,41 +174,89 @@ def cox_per_sd(time: pd.Series, event: pd.Series, score: pd.Series, *,
                time_unit: str = "months") -> SurvivalResult:
     """Univariate (and covariate-adjusted) Cox model of survival on the standardised score.
 
-    ``time_unit`` is the unit of ``time`` (days, weeks, months, years): notes name it, the
-    time-dependent AUC horizons (``TD_AUC_MONTHS``) are converted to it and ``split_months``
-    is reported in months whatever the input unit. Each part (KM, tertiles, maxstat, adjusted
-    Cox, td-AUC) is computed by a helper that returns its fields; nothing is filled in place.
+    One score, every statistic (screening and detail tier): ``survival_table`` of a
+    one-column frame. ``time_unit`` is the unit of ``time`` (days, weeks, months, years): notes
+    name it, the time-dependent AUC horizons (``TD_AUC_MONTHS``) are converted to it and
+    ``split_months`` is reported in months whatever the input unit.
+    """
+    name = score.name if score.name is not None else "score"
+    frame = pd.DataFrame({name: score})
+    return survival_table(time, event, frame, min_events=min_events, covariates=covariates,
+                          td_auc=td_auc, n_boot=n_boot, seed=seed, time_unit=time_unit)[name]
+
+
+def survival_table(time: pd.Series, event: pd.Series, scores: pd.DataFrame, *,
+                   min_events: int = 10, covariates: pd.DataFrame | None = None,
+                   detail: Iterable[str] | None = None, td_auc: bool = True,
+                   n_boot: int = 200, seed: int = 0, time_unit: str = "months"
+                   ) -> dict[str, SurvivalResult]:
+    """Survival statistics of every score (column of ``scores``, samples as rows), two tiers.
+
+    Screening tier, every score at once (``ferroscope.batchstats``): Cox HR per SD with its
+    95% CI, Wald and LR p, Harrell's C, KM median split (log-rank p, medians). Detail tier,
+    for the scores named in ``detail`` (None: all): PH test (with the time-split HR when it
+    fails), KM tertiles, maxstat cut-point, the covariate-adjusted HR and the time-dependent
+    AUC with bootstrap CIs, one resample index matrix shared by every score. Detail fields of
+    screening rows are empty (NaN). Returns {score name: SurvivalResult}.
     """
     if time_unit not in UNIT_PER_MONTH:
         raise ValueError(f"time_unit must be one of {sorted(UNIT_PER_MONTH)}, not {time_unit!r}")
+    from .batchstats import cox_efron, logrank_median_split
+
+    time = pd.Series(time, index=scores.index) if not isinstance(time, pd.Series) else time
+    event = pd.Series(event, index=scores.index) if not isinstance(event, pd.Series) else event
+    cox = cox_efron(time, event, scores, min_events=min_events)
+    km = logrank_median_split(time, event, scores)
+    wanted = set(scores.columns if detail is None else detail)
+    in_detail = [c for c in scores.columns if c in wanted]
+    tested = [c for c in in_detail if cox.at[c, "status"] == "ok"]
+    aucs = td_auc_table(time, event, scores[tested], n_boot=n_boot, seed=seed,
+                        time_unit=time_unit) if td_auc and tested else {}
+    screening = dict.fromkeys(DETAIL_FIELDS, np.nan)
+    out = {}
+    for col in scores.columns:
+        row = cox.loc[col]
+        tier = "detail" if col in wanted else "screening"
+        base = {"n": int(row["n"]), "events": int(row["events"]), "tier": tier}
+        if tier == "screening":
+            base.update(screening)
+        if row["status"] != "ok":
+            out[col] = SurvivalResult(**base, status="not tested", note=row["note"])
+            continue
+        fields: dict = {**base, **{k: float(row[k]) for k in (
+            "log_hr", "se_log_hr", "hr", "ci_low", "ci_high", "p_wald", "p_lr", "c_index")}}
+        k = km.loc[col]
+        if not k["km_note"]:
+            fields.update({key: float(k[key]) for key in
+                           ("km_logrank_p", "km_median_high", "km_median_low")})
+        notes = []
+        if tier == "detail":
+            fields_d, notes = _detail(time, event, scores[col], k["km_note"], covariates,
+                                      min_events, time_unit)
+            fields.update(fields_d)
+        else:
+            notes = [k["km_note"]]
+        out[col] = SurvivalResult(**fields, td_auc=aucs.get(col, {}),
+                                  note="; ".join(n for n in notes if n))
+    return out
+
+
+def _detail(time: pd.Series, event: pd.Series, score: pd.Series, km_note: str,
+            covariates: pd.DataFrame | None, min_events: int,
+            time_unit: str) -> tuple[dict, list[str]]:
+    """Detail-tier statistics of one score with a converged Cox fit: (fields, notes)."""
     df = _clean(time, event, score)
-    n, events = len(df), int(df["event"].sum()) if len(df) else 0
-    sd = df["score"].std(ddof=1) if len(df) > 1 else 0.0
-    if events < min_events:
-        return SurvivalResult(n=n, events=events, status="not tested", note=(
-            f"{events} events (< min_events = {min_events})" if events else
-            "no events: every patient is censored"))
-    if not np.isfinite(sd) or sd == 0:
-        return SurvivalResult(n=n, events=events, status="not tested",
-                              note="score is constant across patients")
-    df["z"] = (df["score"] - df["score"].mean()) / sd
+    df["z"] = (df["score"] - df["score"].mean()) / df["score"].std(ddof=1)
     data = df[["time", "event", "z"]]
-    cox = univariate_cox(data)
-    if not _finite(cox):
-        return SurvivalResult(n=n, events=events, status="not tested", note=(
-            "the Cox model did not converge to finite estimates (a score that separates "
-            "events from censored patients?)"))
-    fields: dict = {"n": n, "events": events, **cox}
+    fields: dict = {"ph_p": univariate_cox(data)["ph_p"]}
     notes = []
-    if cox["ph_p"] < 0.05:
+    if fields["ph_p"] < 0.05:
         split = time_split(data, time_unit)
         fields.update(split)
         notes.append("proportional hazards questionable (cox.zph p < 0.05): see HR before "
                      f"and after {split['split_months'] * UNIT_PER_MONTH[time_unit]:.1f} "
                      f"{time_unit}")
-    km, note = km_median_split(df)
-    fields.update(km)
-    notes.append(note)
+    notes.append(km_note)
     fields.update(km_tertiles(df))
     ms = maxstat_logrank(df["time"], df["event"], df["score"])
     if ms is not None:
@@ -204,9 +265,7 @@ def cox_per_sd(time: pd.Series, event: pd.Series, score: pd.Series, *,
         adj, adj_notes = adjusted(df, covariates, min_events)
         fields.update(adj)
         notes += adj_notes
-    aucs = time_dependent_auc(df, n_boot=n_boot, seed=seed, time_unit=time_unit) \
-        if td_auc else {}
-    return SurvivalResult(**fields, td_auc=aucs, note="; ".join(n for n in notes if n))
+    return fields, notes
 
 
 def univariate_cox(data: pd.DataFrame) -> dict[str, float]:
@@ -225,17 +284,23 @@ def univariate_cox(data: pd.DataFrame) -> dict[str, float]:
 def time_split(data: pd.DataFrame, time_unit: str = "months") -> dict[str, float]:
     """HR per SD before and after the median event time (episode split).
 
+    Early: follow-up censored at the split; late: the patients still at risk after it (all
+    entering at the split, so their risk sets are those of the subset). Each part is fitted by
+    the batch engine on the cohort's z (no re-standardisation) when it has 5 events or more.
     ``split_months`` is that time in months (``time`` is in ``time_unit``).
     """
+    from .batchstats import cox_efron
+
     split = float(data.loc[data["event"] == 1, "time"].median())
     early = data.assign(event=np.where(data["time"] > split, 0, data["event"]),
                         time=np.minimum(data["time"], split))
-    late = data[data["time"] > split].assign(entry=split)
+    late = data[data["time"] > split]
     out = {"split_months": split / UNIT_PER_MONTH[time_unit], "hr_early": np.nan, "hr_late": np.nan}
-    for part, key, kw in ((early, "hr_early", {}), (late, "hr_late", {"entry_col": "entry"})):
+    for part, key in ((early, "hr_early"), (late, "hr_late")):
         if part["event"].sum() >= 5:
-            hr = float(np.exp(fit_cox(part, **kw).params_["z"]))
-            out[key] = hr if np.isfinite(hr) else np.nan
+            fit = cox_efron(part["time"], part["event"], part[["z"]], min_events=5,
+                            per_sd=False).loc["z"]
+            out[key] = float(fit["hr"]) if fit["status"] == "ok" else np.nan
     return out
 
 
@@ -265,43 +330,58 @@ def adjusted(df: pd.DataFrame, covariates: pd.DataFrame,
 
 def time_dependent_auc(df: pd.DataFrame, *, n_boot: int = 200, seed: int = 0,
                        time_unit: str = "months") -> dict[str, float]:
-    """Cumulative/dynamic AUC of the score at ``TD_AUC_MONTHS``, percentile bootstrap 95% CI.
+    """Cumulative/dynamic AUC of ``df["z"]`` at ``TD_AUC_MONTHS``, percentile bootstrap 95% CI.
 
-    Apparent AUC (the score is not fitted, so there is nothing to overfit); censoring handled
-    by inverse-probability weights (Uno et al. 2007) as in scikit-survival. Returns
-    {``td_auc_<months>``, ``..._ci_low``, ``..._ci_high``} for the estimable horizons.
+    One score of ``td_auc_table`` (columns time, event, z).
     """
-    from sksurv.metrics import cumulative_dynamic_auc
-    from sksurv.util import Surv
+    return td_auc_table(df["time"], df["event"], df[["z"]], n_boot=n_boot, seed=seed,
+                        time_unit=time_unit).get("z", {})
 
-    def auc_at(d: pd.DataFrame, horizons: list[float]) -> np.ndarray:
-        y = Surv.from_arrays(d["event"].astype(bool), d["time"])
-        return cumulative_dynamic_auc(y, y, d["z"].to_numpy(), horizons)[0]
 
+def td_auc_table(time: pd.Series, event: pd.Series, scores: pd.DataFrame, *,
+                 n_boot: int = 200, seed: int = 0, time_unit: str = "months"
+                 ) -> dict[str, dict[str, float]]:
+    """Cumulative/dynamic AUC of every score at ``TD_AUC_MONTHS``, percentile bootstrap 95% CI.
+
+    Apparent AUC of the score per SD (the score is not fitted, so there is nothing to
+    overfit); censoring handled by inverse-probability weights (Uno et al. 2007) as in
+    scikit-survival (``ferroscope.batchstats.td_auc_bootstrap``). The patients with a time and
+    an event are resampled once (``n_boot`` x n index matrix from ``seed``) and every score is
+    evaluated on the same resamples. A horizon is kept where it lies between the first time and
+    the last event time; its CI needs at least 20 resamples in which it was estimable (the
+    others are counted in ``td_auc_<months>_boot_failed``). Returns {score: {``td_auc_<months>``,
+    ``..._ci_low``, ``..._ci_high``, ``..._boot_failed``}} for the estimable horizons.
+    """
+    from .batchstats import standardise, td_auc_bootstrap
+
+    keep = time.notna() & event.notna()
+    t, e = time[keep].astype(float), event[keep].astype(float)
+    z = standardise(scores[keep])[0]
     per = UNIT_PER_MONTH[time_unit]
-    t_max = df.loc[df["event"] == 1, "time"].max()
-    months = [m for m in TD_AUC_MONTHS if df["time"].min() < m * per < t_max]
-    horizons = [m * per for m in months]
-    if not horizons:
+    if not len(t) or not (e == 1).any():
         return {}
-    try:
-        point = auc_at(df, horizons)
-    except ValueError:
+    t_max = t[e == 1].max()
+    months = [m for m in TD_AUC_MONTHS if t.min() < m * per < t_max]
+    if not months:
         return {}
     rng = np.random.default_rng(seed)
-    boots = []
-    for _ in range(n_boot):
-        sample = df.iloc[rng.integers(0, len(df), len(df))]
-        try:
-            boots.append(auc_at(sample, horizons))
-        except ValueError:  # a resample without follow-up beyond a horizon
+    boot = rng.integers(0, len(t), (n_boot, len(t)))
+    point, boots = td_auc_bootstrap(t.to_numpy(), e.to_numpy(), z, [m * per for m in months],
+                                    boot)
+    out: dict[str, dict[str, float]] = {}
+    for j, col in enumerate(z.columns):
+        if point[col].isna().all():
             continue
-    lo, hi = (np.nanpercentile(boots, q, axis=0) if len(boots) >= 20
-              else np.full(len(horizons), np.nan) for q in (2.5, 97.5))
-    out = {}
-    for k, m in enumerate(months):
-        for col, value in zip(td_auc_fields(m), (point[k], lo[k], hi[k]), strict=True):
-            out[col] = float(value)
+        d: dict[str, float] = {}
+        for k, m in enumerate(months):
+            vals = boots[:, k, j]
+            good = vals[np.isfinite(vals)]
+            lo, hi = (np.percentile(good, (2.5, 97.5)) if len(good) >= 20
+                      else (np.nan, np.nan))
+            auc_col, lo_col, hi_col = td_auc_fields(m)
+            d.update({auc_col: float(point[col].iloc[k]), lo_col: float(lo), hi_col: float(hi),
+                      td_auc_failed_field(m): float(n_boot - len(good))})
+        out[col] = d
     return out
 
 
@@ -354,12 +434,32 @@ def _p_lausen94(b: float, n: int, m: np.ndarray) -> float:
 
 
 def km_tertiles(df: pd.DataFrame) -> dict[str, float]:
-    """Log-rank test across score tertiles ({} when a tertile has fewer than 10 patients)."""
+    """Log-rank test across score tertiles ({} when a tertile has fewer than 10 patients).
+
+    The k-group log-rank statistic U' V^-1 U over the first k - 1 groups (observed minus
+    expected events, hypergeometric covariance; R ``survdiff``, lifelines
+    ``multivariate_logrank_test``), chi-squared with k - 1 df.
+    """
     groups = pd.qcut(df["score"].rank(method="first"), 3, labels=False)
     if groups.value_counts().min() < 10:
         return {}
-    return {"km_tertile_p": float(
-        multivariate_logrank_test(df["time"], groups, df["event"]).p_value)}
+    t, e = df["time"].to_numpy(float), df["event"].to_numpy(float)
+    g = np.asarray(groups, dtype=int)
+    times = np.unique(t[e == 1])
+    at_risk = np.stack([(t[None, :] >= times[:, None]) & (g == k)[None, :] for k in range(3)],
+                       axis=2).sum(axis=1).astype(float)               # (event times, k)
+    died = np.stack([((t[None, :] == times[:, None]) & (e == 1)[None, :] & (g == k)[None, :])
+                     .sum(axis=1) for k in range(3)], axis=1).astype(float)
+    n, d = at_risk.sum(1), died.sum(1)
+    frac = at_risk / n[:, None]
+    u = (died - d[:, None] * frac).sum(0)[:2]
+    w = np.where(n > 1, d * (n - d) / np.where(n > 1, n - 1, 1), 0.0)
+    cov = (w[:, None, None] * (np.einsum("ij,jk->ijk", frac, np.eye(3))
+                               - frac[:, :, None] * frac[:, None, :])).sum(0)[:2, :2]
+    stat = float(u @ np.linalg.solve(cov, u))
+    from scipy.stats import chi2
+
+    return {"km_tertile_p": float(chi2.sf(stat, 2))}
 
 
 def km_median_split(df: pd.DataFrame, min_group: int = 10) -> tuple[dict[str, float], str]:

@@ -1,43 +1,45 @@
-"""Response statistics of every scored set for one cohort and method."""
+"""Response statistics of every scored set: screening tier for all, detail tier for the selected."""
 
 import _bootstrap  # noqa: F401  (puts the checkout's src/ on sys.path if needed)
-import pandas as pd
 
-from ferroscope.checks import read_clinical, read_scores
-from ferroscope.errors import FerroscopeError
+from ferroscope.checks import (
+    check_screening,
+    read_clinical,
+    read_detail_selection,
+    read_results,
+    read_scores,
+)
 from ferroscope.io import write_tsv
 from ferroscope.logs import step_logging
-from ferroscope.response import auc_test, interaction_test, treated_subset
+from ferroscope.response import interaction_test, response_table, treated_arm
 from ferroscope.statistics import response_rows
 
 with step_logging(snakemake.log[0], "response") as log:
+    cohort, method = snakemake.wildcards.cohort, snakemake.wildcards.method
     clin = read_clinical(snakemake.input.clinical,
                          columns=["response", *snakemake.params.covariates])
     scores = read_scores(snakemake.input.scores, clin.index)
     clin = clin.reindex(scores.index)
+    screen = read_results(snakemake.input.screen, cohort=cohort, method=method)
+    chosen = read_detail_selection(snakemake.input.selection)
+    detail = chosen.loc[(chosen["cohort"] == cohort) & (chosen["method"] == method)
+                        & (chosen["analysis"] == "auc"), "set"]
     # the prepare step wrote the arms as config names them (matched case-insensitively)
     arm = str(snakemake.params.arm or "")
     control = str(snakemake.params.control_arm or "")
     covs = clin[list(snakemake.params.covariates)]
-    treated = treated_subset(clin, arm, labelled=False)
-    if arm and treated.empty:
-        arms = clin["arm"].fillna("").astype(str) if "arm" in clin else pd.Series("", clin.index)
-        seen = ", ".join(f"'{a}' {n}" for a, n in arms.value_counts().items())
-        raise FerroscopeError(
-            f"no scored sample is in arm '{arm}' (arms of the scored samples: {seen}).",
-            file=snakemake.input.clinical, field=f"cohorts.{snakemake.wildcards.cohort}."
-            "clinical.response.arm", fix="name an arm present in the data, or check that the "
-            "samples of that arm have expression.")
+    treated = treated_arm(clin, arm, file=snakemake.input.clinical, cohort=cohort)
     if arm:
         log.info("response analysed in arm '%s' (%d patients)", arm, len(treated))
-    results = {}
-    for s in scores.columns:
-        r = auc_test(treated["response"], scores.loc[treated.index, s],
-                     min_per_class=snakemake.params.min_per_class, covariates=covs)
-        if arm and control and r.status == "ok":
+    results = response_table(treated["response"], scores.loc[treated.index],
+                             min_per_class=snakemake.params.min_per_class, covariates=covs,
+                             detail=detail)
+    log.info("%d sets, %d in the detail tier", len(results), len(detail))
+    for s, r in results.items():
+        if arm and control and r.status == "ok" and r.tier == "detail":
             interaction_test(clin["response"], scores[s], clin["arm"], treated=arm,
                              control=control, res=r,
                              min_per_class=snakemake.params.min_per_class)
-        results[s] = r
-    write_tsv(response_rows(results, snakemake.wildcards.cohort, snakemake.wildcards.method),
-              snakemake.output[0])
+    table = response_rows(results, cohort, method)
+    check_screening(table, screen, snakemake.input.screen)
+    write_tsv(table, snakemake.output[0])
