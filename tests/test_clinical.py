@@ -18,6 +18,7 @@ from ferroscope.config import validate_config
 from ferroscope.errors import FerroscopeError
 from ferroscope.prepare import MISSING_TOKENS, standardise_clinical
 from ferroscope.sources import geo
+from ferroscope.sources._series_matrix import SeriesMatrix
 
 from .conftest import REPO, demo_config, local_cohort_config, make_workdir, run_snakemake
 
@@ -254,10 +255,10 @@ def test_missing_event_column_names_the_key():
 
 # ------------------------------------------------------------------- samples.keep (GEO)
 
-def series(tissues: list[str]) -> geo.SeriesMatrix:
+def series(tissues: list[str]) -> SeriesMatrix:
     gsm = [f"GSM{i}" for i in range(len(tissues))]
     samples = pd.DataFrame({"tissue": tissues}, index=pd.Index(gsm, name="geo_accession"))
-    return geo.SeriesMatrix(pd.DataFrame(np.ones((2, len(gsm))), columns=gsm), samples, [])
+    return SeriesMatrix(pd.DataFrame(np.ones((2, len(gsm))), columns=gsm), samples, [])
 
 
 def test_samples_keep_counts_kept_excluded_missing():
