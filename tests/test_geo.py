@@ -18,7 +18,7 @@ from ferroscope.errors import FerroscopeError
 from ferroscope.prepare import standardise_clinical
 from ferroscope.sources import geo, tcga
 
-from .conftest import REPO, make_workdir, run_snakemake, shared_path
+from .conftest import REPO, make_workdir, run_snakemake, shared_path, write_series_matrix
 from .mirror import Mirror
 
 TUMOUR = {"characteristic": "Tissue", "values": ["Liver Tumor Tissue"],
@@ -257,18 +257,12 @@ def test_gpl3921_samples_from_real_annotations_select_225_tumours(tmp_path):
     supplement = pd.read_csv(shared_path("cohorts", "GSE14520", "GSE14520_clinical_full.csv"))
     gsm = pdata["geo_accession"].tolist()
 
-    def line(key, values):
-        return "\t".join([f"!{key}", *[f'"{v}"' for v in values]]) + "\n"
-
-    text = line("Series_platform_id", ["GPL3921"]) + line("Sample_title", pdata["title"])
-    text += line("Sample_geo_accession", gsm)
-    for col in ("characteristics_ch1", "characteristics_ch1.1", "characteristics_ch1.2"):
-        text += line("Sample_characteristics_ch1", pdata[col])
-    text += "!series_matrix_table_begin\n" + "\t".join(['"ID_REF"', *gsm]) + "\n"
-    text += "\t".join(['"1007_s_at"', *["7.0"] * len(gsm)]) + "\n!series_matrix_table_end\n"
-    path = tmp_path / "GSE14520-GPL3921_series_matrix.txt.gz"
-    with gzip.open(path, "wt") as fh:
-        fh.write(text)
+    header = [("Series_platform_id", ["GPL3921"]), ("Sample_title", pdata["title"]),
+              ("Sample_geo_accession", gsm),
+              *[("Sample_characteristics_ch1", pdata[col]) for col in
+                ("characteristics_ch1", "characteristics_ch1.1", "characteristics_ch1.2")]]
+    path = write_series_matrix(tmp_path / "GSE14520-GPL3921_series_matrix.txt.gz", header, gsm,
+                               {"1007_s_at": ["7.0"] * len(gsm)})
 
     sm = geo.read_series_matrix(path)
     assert sm.samples["individual"].notna().all()  # both spellings land in one column
