@@ -17,6 +17,7 @@ import yaml
 from ferroscope.errors import FerroscopeError
 from ferroscope.prepare import standardise_clinical
 from ferroscope.sources import geo, tcga
+from ferroscope.uns import PreparedUns
 
 from .conftest import REPO, make_workdir, run_snakemake, shared_path, write_series_matrix
 from .mirror import Mirror
@@ -210,7 +211,7 @@ def test_gse14520_gpl571_through_the_workflow(geo_mirror, tmp_path):
     assert int(adata.obs["os_time_months"].notna().sum()) == 21
     assert {"SLC7A11", "GPX4", "NQO1"} <= set(adata.var_names)
     assert 2 < float(np.median(adata.X)) < 14  # log2 scale kept
-    keep = json.loads(adata.uns["clinical_mapping"])[0]
+    keep = PreparedUns.read(adata.uns).clinical_mapping[0]
     assert keep == {"mapping": "samples.keep", "column": "Tissue", "kept": 22, "dropped": 21,
                     "excluded": 21, "missing": 0}
     dl = wd / "resources" / "cohorts" / "GSE14520_GPL571" / "download"
@@ -327,13 +328,13 @@ def test_public_gse14520_gpl571_tumour_vs_nontumour_end_to_end(public_gpl571_mir
     assert int(adata.obs["os_time_months"].notna().sum()) == 21
     assert int(adata.obs["os_event"].sum()) == 11
     assert "ferroscope_tissue" not in adata.obs
-    keep = json.loads(adata.uns["clinical_mapping"])[0]
+    keep = PreparedUns.read(adata.uns).clinical_mapping[0]
     assert keep["kept"] == 22 and keep["excluded"] == 21
     # tumours and non-tumours together, 19 pairs
     both = ad.read_h5ad(wd / "results" / "GSE14520_GPL571" / "tissue" / "prepared.h5ad")
     assert both.obs["ferroscope_tissue"].value_counts().to_dict() == {"tumour": 22,
                                                                       "non_tumour": 19}
-    assert json.loads(both.uns["clinical_mapping"])[0]["pairs"] == 19
+    assert PreparedUns.read(both.uns).clinical_mapping[0]["pairs"] == 19
     stats = pd.read_csv(wd / "results" / "statistics.tsv", sep="\t")
     tissue = stats[stats["analysis"] == "tumour_vs_nontumour"]
     assert (tissue["test"] == "signed_rank").all() and (tissue["n"] == 19).all()

@@ -5,7 +5,6 @@ entry that validates and runs (synthetic fixtures built here; the real GSE14520 
 from __future__ import annotations
 
 import gzip
-import json
 import re
 import shutil
 
@@ -19,6 +18,7 @@ from ferroscope import cli, demo
 from ferroscope.errors import FerroscopeError
 from ferroscope.genesets import AliasTable, read_gmt
 from ferroscope.inspect import inspect_source, render, suggest_entry
+from ferroscope.uns import PreparedUns
 
 from .conftest import (
     REPO,
@@ -310,7 +310,7 @@ def test_os_only_log_ratio_cohort_with_missing_cells_prepares_by_config_alone(
     res = run_snakemake(wd)
     assert res.returncode == 0, res.stderr[-4000:]
     adata = ad.read_h5ad(wd / "results/ratios/prepared.h5ad")
-    notes = json.loads(adata.uns["prepare"])
+    notes = PreparedUns.read(adata.uns).prepare
     assert notes["scale"] == "log_ratio" and "own" in notes["score_meaning"]
     dropped = notes["missing_genes_dropped"]
     expected = ratios.index[ratios.isna().mean(axis=1) > 0.2]
