@@ -14,6 +14,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+SCHEMAS = REPO / "workflow" / "schemas"
 _RUNNING: dict[str, pytest.Item] = {}
 _REACH: dict[object, set[str]] = {}
 
@@ -74,6 +75,54 @@ def make_workdir(tmp: Path, config_text: str | None = None) -> Path:
 def run_snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     cmd = [SNAKEMAKE, "-s", str(REPO / "Snakefile"), "-d", str(workdir), "--cores", "2", *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+
+
+def stops_before_any_job(workdir: Path) -> str:
+    """``snakemake -n`` in ``workdir`` must stop at parse time: non-zero exit, no job
+    scheduled, nothing under results/. Returns its output for the message checks."""
+    res = run_snakemake(workdir, "-n")
+    out = res.stdout + res.stderr
+    assert res.returncode != 0, out[-2000:]
+    assert "Job stats" not in out and not (workdir / "results").exists()
+    return out
+
+
+def check_config(cfg: dict, **options) -> dict:
+    """``cfg`` validated against workflow/schemas as the workflow does (defaults filled in);
+    ``options`` go to :func:`ferroscope.config.validate_config` (``base_dir`` is the repo)."""
+    from ferroscope.config import validate_config
+
+    return validate_config(cfg, **{"schema_dir": SCHEMAS, "base_dir": REPO, **options})
+
+
+@pytest.fixture()
+def cfg() -> dict:
+    """A fresh copy of the demo config (config.yaml with demo.yaml merged) to edit."""
+    return demo_config()
+
+
+def series_matrix_line(key: str, cells) -> str:
+    """One ``!key`` header line of a GEO series matrix, every cell quoted (NaN -> empty)."""
+    import pandas as pd
+
+    return "\t".join([f"!{key}", *[f'"{"" if pd.isna(c) else c}"' for c in cells]]) + "\n"
+
+
+def write_series_matrix(path: Path, header: list[tuple[str, list]], gsm: list[str],
+                        rows: dict[str, list[str]] | None = None) -> Path:
+    """A gzipped GEO series matrix as GEO writes one: the ``header`` lines (key, cells), then
+    the table of ``rows`` (probe -> values already formatted; empty when the expression is
+    supplementary)."""
+    import gzip
+
+    text = "".join(series_matrix_line(key, cells) for key, cells in header)
+    text += "!series_matrix_table_begin\n" + "\t".join(['"ID_REF"', *gsm]) + "\n"
+    for probe, values in (rows or {}).items():
+        text += "\t".join([f'"{probe}"', *map(str, values)]) + "\n"
+    text += "!series_matrix_table_end\n"
+    with gzip.open(path, "wt") as fh:
+        fh.write(text)
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from .conftest import local_cohort_config, make_workdir, run_snakemake
+from .conftest import local_cohort_config, make_workdir, run_snakemake, stops_before_any_job
 
 OS = {"os_time": {"column": "os_days", "unit": "days"},
       "os_event": {"column": "vital_status", "event_values": ["Dead"],
@@ -96,8 +96,6 @@ def test_os_rfs_both_and_response_only_cohorts_in_one_run(tmp_path):
 @pytest.mark.bad_input
 def test_cohort_with_neither_block_fails_before_any_job(tmp_path):
     wd = make_workdir(tmp_path, config(tmp_path, {"bare": {}}, ["os"]))
-    res = run_snakemake(wd, "-n")
-    out = res.stdout + res.stderr
-    assert res.returncode != 0
+    out = stops_before_any_job(wd)
     assert "the cohort has no outcome" in out and "cohorts.bare.clinical" in out
-    assert "Fix:" in out and "Job stats" not in out and not (wd / "results").exists()
+    assert "Fix:" in out

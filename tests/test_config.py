@@ -9,25 +9,13 @@ import shutil
 import pytest
 import yaml
 
-from ferroscope.config import validate_config
 from ferroscope.errors import FerroscopeError
 
-from .conftest import REPO, demo_config, make_workdir, run_snakemake
-
-SCHEMAS = REPO / "workflow" / "schemas"
-
-
-@pytest.fixture()
-def cfg():
-    return demo_config()
-
-
-def check(cfg):
-    return validate_config(cfg, schema_dir=SCHEMAS, base_dir=REPO)
+from .conftest import REPO, check_config, make_workdir, run_snakemake, stops_before_any_job
 
 
 def test_default_config_is_valid_and_gets_defaults(cfg):
-    out = check(cfg)
+    out = check_config(cfg)
     assert out["cohorts"]["demo"]["expression_scale"] == "auto"
     assert out["genesets"]["min_genes"] == 5
     assert out["scoring"]["primary"] == "mean_z"
@@ -37,35 +25,35 @@ def test_default_config_is_valid_and_gets_defaults(cfg):
 def test_unknown_key_is_named(cfg):
     cfg["scoring"]["mehtods"] = ["ssgsea"]
     with pytest.raises(FerroscopeError, match=r"scoring\.mehtods'.*unknown key 'mehtods'"):
-        check(cfg)
+        check_config(cfg)
 
 
 @pytest.mark.bad_input
 def test_unknown_top_level_key_is_named(cfg):
     cfg["survivl"] = {}
     with pytest.raises(FerroscopeError, match="unknown key 'survivl'"):
-        check(cfg)
+        check_config(cfg)
 
 
 @pytest.mark.bad_input
 def test_cohort_id_with_slash_is_refused(cfg):
     cfg["cohorts"]["GSE14520/GPL571"] = copy.deepcopy(cfg["cohorts"]["demo"])
     with pytest.raises(FerroscopeError, match="cohort id 'GSE14520/GPL571' is not allowed"):
-        check(cfg)
+        check_config(cfg)
 
 
 @pytest.mark.bad_input
 def test_missing_geneset_file_is_named(cfg):
     cfg["genesets"]["gmt"] = "resources/genesets/missing.gmt"
     with pytest.raises(FerroscopeError, match=r"genesets\.gmt.*missing\.gmt"):
-        check(cfg)
+        check_config(cfg)
 
 
 @pytest.mark.bad_input
 def test_unknown_method_is_named(cfg):
     cfg["scoring"]["methods"] = ["ssgsea", "magic"]
     with pytest.raises(FerroscopeError, match=r"scoring\.methods.*magic"):
-        check(cfg)
+        check_config(cfg)
 
 
 @pytest.mark.bad_input
@@ -73,14 +61,14 @@ def test_local_cohort_needs_existing_files(cfg):
     cfg["cohorts"]["mine"] = {"source": "local", "expression": "nope.tsv",
                               "clinical_table": "nope.tsv", "clinical": {"sample_id": "s"}}
     with pytest.raises(FerroscopeError, match=r"cohorts\.mine\.expression"):
-        check(cfg)
+        check_config(cfg)
 
 
 @pytest.mark.bad_input
 def test_bad_enum_is_named(cfg):
     cfg["cohorts"]["demo"]["clinical"]["os_time"]["unit"] = "fortnights"
     with pytest.raises(FerroscopeError, match=r"cohorts\.demo\.clinical\.os_time\.unit"):
-        check(cfg)
+        check_config(cfg)
 
 
 @pytest.mark.bad_input
@@ -92,18 +80,14 @@ def test_bad_enum_is_named(cfg):
 def test_snakemake_fails_before_any_job(tmp_path, cfg, edit, needle):
     edit(cfg)
     wd = make_workdir(tmp_path, yaml.safe_dump(cfg))
-    res = run_snakemake(wd, "-n")
-    assert res.returncode != 0
-    out = res.stdout + res.stderr
-    assert needle in out
-    assert "Job stats" not in out and not (wd / "results").exists()
+    assert needle in stops_before_any_job(wd)
 
 
 @pytest.mark.bad_input
 def test_resource_override_for_unknown_rule_is_named(cfg):
     cfg["resources"] = {"scroe": {"mem_mb": 1000}}
     with pytest.raises(FerroscopeError, match=r"resources"):
-        check(cfg)
+        check_config(cfg)
 
 
 def test_slurm_profile_dry_run_fans_out_per_cohort_and_method(cfg, tmp_path):
@@ -158,7 +142,7 @@ def test_public_cohorts_dry_run_lists_downloads_from_the_public_hosts(tmp_path):
 def test_missing_cohorts_file_is_named(cfg):
     cfg["cohorts_file"] = "config/nope.yaml"
     with pytest.raises(FerroscopeError, match=r"cohorts_file.*'config/nope.yaml' does not exist"):
-        check(cfg)
+        check_config(cfg)
 
 
 @pytest.mark.bad_input
@@ -170,7 +154,7 @@ def test_missing_cohorts_file_is_named(cfg):
 def test_cohort_id_that_is_a_number_or_an_output_name_is_refused(cfg, cid, needle):
     cfg["cohorts"] = {cid: cfg["cohorts"]["demo"]}
     with pytest.raises(FerroscopeError, match=needle) as err:
-        validate_config(cfg, schema_dir=SCHEMAS, base_dir=REPO)
+        check_config(cfg)
     assert f"cohorts.{cid}" in str(err.value) and "Fix:" in str(err.value)
 
 
@@ -185,7 +169,7 @@ def geo_cohort(cfg, **changes):
 
 
 def test_geo_cohort_gets_its_source_defaults(cfg):
-    out = check(geo_cohort(cfg))["cohorts"]["geo1"]
+    out = check_config(geo_cohort(cfg))["cohorts"]["geo1"]
     assert out["multi_platform"] is False and out["expression_scale"] == "auto"
     assert "demo" not in out
 
@@ -209,7 +193,7 @@ def test_source_keys_are_named(cfg, changes, field, needle, fix):
     """Each source's keys come from its schema fragment; a missing or unknown one is named
     with the cohort's source (an unknown source lists the registered ones)."""
     with pytest.raises(FerroscopeError) as err:
-        check(geo_cohort(cfg, **changes))
+        check_config(geo_cohort(cfg, **changes))
     text = str(err.value)
     assert f"field '{field}'" in text and needle in text, text
     assert "Fix:" in text and fix in text.split("Fix:", 1)[1], text
@@ -220,7 +204,7 @@ def test_key_of_another_source_is_unknown(cfg):
     cfg["cohorts"]["demo"]["expression"] = "data/x.tsv"  # a local key on a demo cohort
     with pytest.raises(FerroscopeError, match=r"cohorts\.demo\.expression'.*unknown key "
                                               r"'expression' for a demo cohort"):
-        check(cfg)
+        check_config(cfg)
 
 
 @pytest.mark.bad_input
@@ -230,7 +214,7 @@ def test_tcga_cohort_needs_its_project(cfg):
                            "clinical": cfg["cohorts"]["demo"]["clinical"]}
     with pytest.raises(FerroscopeError, match=r"cohorts\.t\.project'.*a tcga cohort needs this "
                                               r"key.*sources/tcga\.schema\.yaml"):
-        check(cfg)
+        check_config(cfg)
 
 
 def _user_config(tmp_path):
@@ -281,23 +265,23 @@ def test_demo_mix_runs_when_asked_for(cfg):
                                   clinical_table="config/config.yaml")
     cfg["cohorts"]["mine"].pop("demo")
     with pytest.raises(FerroscopeError, match="allow_demo_mix"):
-        check(cfg)
+        check_config(cfg)
     cfg["allow_demo_mix"] = True
-    assert set(check(cfg)["cohorts"]) == {"demo", "demo_validation", "mine"}
+    assert set(check_config(cfg)["cohorts"]) == {"demo", "demo_validation", "mine"}
 
 
 @pytest.mark.bad_input
 def test_expression_limit_without_a_reason_fails_validation(cfg):
     cfg["cohorts"]["demo"]["expression_limits"] = {"max": 40}
     with pytest.raises(FerroscopeError) as err:
-        check(cfg)
+        check_config(cfg)
     msg = str(err.value)
     assert "cohorts.demo.expression_limits.reason" in msg and "Fix: add the key" in msg
     cfg["cohorts"]["demo"]["expression_limits"] = {"max": 40, "reason": "  "}
     with pytest.raises(FerroscopeError, match=r"expression_limits\.reason"):
-        check(cfg)
+        check_config(cfg)
     cfg["cohorts"]["demo"]["expression_limits"] = {"max": 40, "reason": "spike-ins at 2^35"}
-    assert check(cfg)["cohorts"]["demo"]["expression_limits"]["max"] == 40
+    assert check_config(cfg)["cohorts"]["demo"]["expression_limits"]["max"] == 40
 
 
 @pytest.mark.bad_input

@@ -17,8 +17,9 @@ import yaml
 from ferroscope.errors import FerroscopeError
 from ferroscope.prepare import standardise_clinical
 from ferroscope.sources import geo, tcga
+from ferroscope.uns import PreparedUns
 
-from .conftest import REPO, make_workdir, run_snakemake, shared_path
+from .conftest import REPO, make_workdir, run_snakemake, shared_path, write_series_matrix
 from .mirror import Mirror
 
 TUMOUR = {"characteristic": "Tissue", "values": ["Liver Tumor Tissue"],
@@ -210,7 +211,7 @@ def test_gse14520_gpl571_through_the_workflow(geo_mirror, tmp_path):
     assert int(adata.obs["os_time_months"].notna().sum()) == 21
     assert {"SLC7A11", "GPX4", "NQO1"} <= set(adata.var_names)
     assert 2 < float(np.median(adata.X)) < 14  # log2 scale kept
-    keep = json.loads(adata.uns["clinical_mapping"])[0]
+    keep = PreparedUns.read(adata.uns).clinical_mapping[0]
     assert keep == {"mapping": "samples.keep", "column": "Tissue", "kept": 22, "dropped": 21,
                     "excluded": 21, "missing": 0}
     dl = wd / "resources" / "cohorts" / "GSE14520_GPL571" / "download"
@@ -257,18 +258,12 @@ def test_gpl3921_samples_from_real_annotations_select_225_tumours(tmp_path):
     supplement = pd.read_csv(shared_path("cohorts", "GSE14520", "GSE14520_clinical_full.csv"))
     gsm = pdata["geo_accession"].tolist()
 
-    def line(key, values):
-        return "\t".join([f"!{key}", *[f'"{v}"' for v in values]]) + "\n"
-
-    text = line("Series_platform_id", ["GPL3921"]) + line("Sample_title", pdata["title"])
-    text += line("Sample_geo_accession", gsm)
-    for col in ("characteristics_ch1", "characteristics_ch1.1", "characteristics_ch1.2"):
-        text += line("Sample_characteristics_ch1", pdata[col])
-    text += "!series_matrix_table_begin\n" + "\t".join(['"ID_REF"', *gsm]) + "\n"
-    text += "\t".join(['"1007_s_at"', *["7.0"] * len(gsm)]) + "\n!series_matrix_table_end\n"
-    path = tmp_path / "GSE14520-GPL3921_series_matrix.txt.gz"
-    with gzip.open(path, "wt") as fh:
-        fh.write(text)
+    header = [("Series_platform_id", ["GPL3921"]), ("Sample_title", pdata["title"]),
+              ("Sample_geo_accession", gsm),
+              *[("Sample_characteristics_ch1", pdata[col]) for col in
+                ("characteristics_ch1", "characteristics_ch1.1", "characteristics_ch1.2")]]
+    path = write_series_matrix(tmp_path / "GSE14520-GPL3921_series_matrix.txt.gz", header, gsm,
+                               {"1007_s_at": ["7.0"] * len(gsm)})
 
     sm = geo.read_series_matrix(path)
     assert sm.samples["individual"].notna().all()  # both spellings land in one column
@@ -333,13 +328,13 @@ def test_public_gse14520_gpl571_tumour_vs_nontumour_end_to_end(public_gpl571_mir
     assert int(adata.obs["os_time_months"].notna().sum()) == 21
     assert int(adata.obs["os_event"].sum()) == 11
     assert "ferroscope_tissue" not in adata.obs
-    keep = json.loads(adata.uns["clinical_mapping"])[0]
+    keep = PreparedUns.read(adata.uns).clinical_mapping[0]
     assert keep["kept"] == 22 and keep["excluded"] == 21
     # tumours and non-tumours together, 19 pairs
     both = ad.read_h5ad(wd / "results" / "GSE14520_GPL571" / "tissue" / "prepared.h5ad")
     assert both.obs["ferroscope_tissue"].value_counts().to_dict() == {"tumour": 22,
                                                                       "non_tumour": 19}
-    assert json.loads(both.uns["clinical_mapping"])[0]["pairs"] == 19
+    assert PreparedUns.read(both.uns).clinical_mapping[0]["pairs"] == 19
     stats = pd.read_csv(wd / "results" / "statistics.tsv", sep="\t")
     tissue = stats[stats["analysis"] == "tumour_vs_nontumour"]
     assert (tissue["test"] == "signed_rank").all() and (tissue["n"] == 19).all()

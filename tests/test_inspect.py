@@ -5,7 +5,6 @@ entry that validates and runs (synthetic fixtures built here; the real GSE14520 
 from __future__ import annotations
 
 import gzip
-import json
 import re
 import shutil
 
@@ -16,15 +15,20 @@ import pytest
 import yaml
 
 from ferroscope import cli, demo
-from ferroscope.config import validate_config
 from ferroscope.errors import FerroscopeError
 from ferroscope.genesets import AliasTable, read_gmt
 from ferroscope.inspect import inspect_source, render, suggest_entry
+from ferroscope.uns import PreparedUns
 
-from .conftest import REPO, make_workdir, run_snakemake, shared_path
+from .conftest import (
+    REPO,
+    check_config,
+    make_workdir,
+    run_snakemake,
+    shared_path,
+    write_series_matrix,
+)
 from .mirror import Mirror
-
-SCHEMAS = REPO / "workflow" / "schemas"
 
 
 def series_matrix(path, *, n_tumour=6, n_normal=4, platforms=("GPL570", "GPL96"),
@@ -33,33 +37,25 @@ def series_matrix(path, *, n_tumour=6, n_normal=4, platforms=("GPL570", "GPL96")
     n = n_tumour + n_normal
     gsm = [f"GSM{100 + i}" for i in range(n)]
 
-    def line(key, cells):
-        return "\t".join([f"!{key}", *[f'"{c}"' for c in cells]]) + "\n"
-
-    text = line("Series_title", ["HCC tumours and adjacent liver"])
-    text += line("Series_geo_accession", ["GSE999"])
-    text += line("Series_supplementary_file",
-                 ["ftp://ftp.ncbi.nlm.nih.gov/geo/series/GSEnnn/GSE999/suppl/GSE999_clin.txt.gz"])
-    for p in platforms:
-        text += line("Series_platform_id", [p])
-    text += line("Sample_title", [f"patient {i}" for i in range(n)])
-    text += line("Sample_geo_accession", gsm)
-    text += line("Sample_characteristics_ch1",
-                 ["tissue: HCC tumor"] * n_tumour + ["tissue: adjacent non-tumor"] * n_normal)
-    text += line("Sample_characteristics_ch1",
-                 [f"os time (months): {10 + 3 * i}" for i in range(n)])
-    text += line("Sample_characteristics_ch1",
-                 [f"os event: {'dead' if i % 3 == 0 else 'alive'}" for i in range(n)])
-    text += line("Sample_platform_id", [platforms[0]] * n)
-    text += "!series_matrix_table_begin\n" + "\t".join(['"ID_REF"', *gsm]) + "\n"
+    header = [
+        ("Series_title", ["HCC tumours and adjacent liver"]),
+        ("Series_geo_accession", ["GSE999"]),
+        ("Series_supplementary_file",
+         ["ftp://ftp.ncbi.nlm.nih.gov/geo/series/GSEnnn/GSE999/suppl/GSE999_clin.txt.gz"]),
+        *[("Series_platform_id", [p]) for p in platforms],
+        ("Sample_title", [f"patient {i}" for i in range(n)]),
+        ("Sample_geo_accession", gsm),
+        ("Sample_characteristics_ch1",
+         ["tissue: HCC tumor"] * n_tumour + ["tissue: adjacent non-tumor"] * n_normal),
+        ("Sample_characteristics_ch1", [f"os time (months): {10 + 3 * i}" for i in range(n)]),
+        ("Sample_characteristics_ch1",
+         [f"os event: {'dead' if i % 3 == 0 else 'alive'}" for i in range(n)]),
+        ("Sample_platform_id", [platforms[0]] * n),
+    ]
     rng = np.random.default_rng(1)
     x = values if values is not None else rng.normal(7, 1.5, size=(30, n))
-    for k, row in enumerate(x):
-        text += "\t".join([f'"p{k}_at"', *[f"{v:.4f}" for v in row]]) + "\n"
-    text += "!series_matrix_table_end\n"
-    with gzip.open(path, "wt") as fh:
-        fh.write(text)
-    return path
+    rows = {f"p{k}_at": [f"{v:.4f}" for v in row] for k, row in enumerate(x)}
+    return write_series_matrix(path, header, gsm, rows)
 
 
 def config_with(entry_text: str, **top) -> dict:
@@ -91,7 +87,7 @@ def test_series_matrix_characteristics_platforms_supplements_and_scale(tmp_path)
     assert event == {"column": "os event", "event_values": ["dead"]}
     assert entry["probe_table"]["file"] == "GPL570.annot.gz"
     assert "# guess" in suggest_entry(ins)
-    cfg = validate_config(config_with(suggest_entry(ins)), schema_dir=SCHEMAS, base_dir=REPO)
+    cfg = check_config(config_with(suggest_entry(ins)))
     assert cfg["cohorts"]["GSE999_GPL570"]["expression_scale"] == "log2"
 
 
@@ -157,8 +153,8 @@ def test_local_pair_gives_a_local_entry_that_validates(tmp_path, monkeypatch):
     event = dict(entry["clinical"]["os_event"])
     assert event.pop("censor_values", ["Alive"]) == ["Alive"]
     assert event == {"column": "vital_status", "event_values": ["Dead"]}
-    validate_config(config_with(suggest_entry(ins, cohort_id="ratios")), schema_dir=SCHEMAS,
-                    base_dir=tmp_path, check_files=False)
+    check_config(config_with(suggest_entry(ins, cohort_id="ratios")), base_dir=tmp_path,
+                 check_files=False)
 
 
 def test_clinical_table_alone_lists_columns(tmp_path):
@@ -236,7 +232,7 @@ def test_gse14520_gpl571_lists_tissue_with_counts(capsys):
     clin = yaml.safe_load(printed)["cohorts"]["GSE14520_GPL571"]["clinical"]
     assert clin["os_time"] == {"column": "Survival.months", "unit": "months"}
     assert clin["os_event"]["event_values"] == [1]
-    validate_config(config_with(printed), schema_dir=SCHEMAS, base_dir=REPO)
+    check_config(config_with(printed))
 
 
 @pytest.mark.slow
@@ -314,7 +310,7 @@ def test_os_only_log_ratio_cohort_with_missing_cells_prepares_by_config_alone(
     res = run_snakemake(wd)
     assert res.returncode == 0, res.stderr[-4000:]
     adata = ad.read_h5ad(wd / "results/ratios/prepared.h5ad")
-    notes = json.loads(adata.uns["prepare"])
+    notes = PreparedUns.read(adata.uns).prepare
     assert notes["scale"] == "log_ratio" and "own" in notes["score_meaning"]
     dropped = notes["missing_genes_dropped"]
     expected = ratios.index[ratios.isna().mean(axis=1) > 0.2]

@@ -27,30 +27,19 @@ from ferroscope.errors import FerroscopeError
 from ferroscope.prepare import standardise_clinical
 from ferroscope.sources import geo, tcga
 
-from .conftest import REPO, make_workdir, run_snakemake, shared_path
+from .conftest import REPO, make_workdir, run_snakemake, shared_path, write_series_matrix
 from .mirror import Mirror
 
 PUBLIC = yaml.safe_load((REPO / "config" / "public_cohorts.yaml").read_text())["cohorts"]
 
 
-def line(key: str, values) -> str:
-    return "\t".join([f"!{key}", *[f'"{"" if pd.isna(v) else v}"' for v in values]]) + "\n"
-
-
 def write_matrix(path: Path, gsm: list[str], titles, characteristics: list[list[str]],
                  platform: str, rows: dict[str, list[float]] | None = None) -> Path:
     """A GEO series matrix: header lines, then the table (empty when data are supplementary)."""
-    text = line("Series_platform_id", [platform]) + line("Sample_title", titles)
-    text += line("Sample_geo_accession", gsm)
-    for row in characteristics:
-        text += line("Sample_characteristics_ch1", row)
-    text += "!series_matrix_table_begin\n" + "\t".join(['"ID_REF"', *gsm]) + "\n"
-    for probe, values in (rows or {}).items():
-        text += "\t".join([f'"{probe}"', *map(str, values)]) + "\n"
-    text += "!series_matrix_table_end\n"
-    with gzip.open(path, "wt") as fh:
-        fh.write(text)
-    return path
+    header = [("Series_platform_id", [platform]), ("Sample_title", titles),
+              ("Sample_geo_accession", gsm),
+              *[("Sample_characteristics_ch1", row) for row in characteristics]]
+    return write_series_matrix(path, header, gsm, rows)
 
 
 def clinical(entry: dict, clin: pd.DataFrame, cohort: str) -> pd.DataFrame:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ferroscope import riskmodel
+from ferroscope import coxnet, riskvalidation
 
 from .rref import run_r
 
@@ -76,7 +76,7 @@ def simulate_genes(seed: int, n: int = 160, p: int = 12) -> pd.DataFrame:
     d = pd.DataFrame(x, columns=[f"g{i}" for i in range(p)])
     d["time"] = np.ceil(np.minimum(t, c))          # whole months: tied event times
     d["event"] = (t <= c).astype(float)
-    d["fold"] = riskmodel.fold_ids(n, 5, seed)
+    d["fold"] = coxnet.fold_ids(n, 5, seed)
     return d
 
 
@@ -84,9 +84,9 @@ def simulate_genes(seed: int, n: int = 160, p: int = 12) -> pd.DataFrame:
 def test_coxnet_path_and_cv_match_glmnet(tmp_path, seed, l1_ratio):
     d = simulate_genes(seed)
     genes = [c for c in d if c.startswith("g")]
-    z, _, _ = riskmodel.standardise(d[genes])
+    z, _, _ = coxnet.standardise(d[genes])
     t, e = d["time"].to_numpy(float), d["event"].to_numpy(float)
-    cv, coef = riskmodel.cv_coxnet(z.to_numpy(), t, e, l1_ratio=l1_ratio,
+    cv, coef = coxnet.cv_coxnet(z.to_numpy(), t, e, l1_ratio=l1_ratio,
                                    folds=d["fold"].to_numpy())
     d.to_csv(tmp_path / "d.tsv", sep="\t", index=False)
     pd.DataFrame({"lambda": cv.alphas}).to_csv(tmp_path / "lam.tsv", sep="\t", index=False)
@@ -127,7 +127,7 @@ def test_c_index_and_td_auc_match_r(tmp_path, seed, ties):
     d.to_csv(tmp_path / "a.tsv", sep="\t", index=False)
     run_r(METRICS_R, tmp_path, "survival", "riskRegression")
     want = pd.read_csv(tmp_path / "r_auc.tsv", sep="\t")
-    c = riskmodel.harrell_c(d["time"].to_numpy(), d["event"].to_numpy(), d["risk"].to_numpy())
+    c = riskvalidation.harrell_c(d["time"].to_numpy(), d["event"].to_numpy(), d["risk"].to_numpy())
     assert c == pytest.approx(want["c"].iloc[0], abs=1e-10)
     y = Surv.from_arrays(d["event"].astype(bool), d["time"])
     auc = cumulative_dynamic_auc(y, y, d["risk"].to_numpy(), [12.0, 36.0, 60.0])[0]
@@ -169,9 +169,9 @@ def repeated_cv_case(seed: int = 8, repeats: int = 3):
     """Data, fold ids (repeats x n) and ferroscope's repeated CV for the R comparison."""
     d = simulate_genes(seed)
     genes = [c for c in d if c.startswith("g")]
-    z, _, _ = riskmodel.standardise(d[genes])
-    folds = riskmodel.repeated_fold_ids(len(d), 5, repeats, seed)
-    cv, _ = riskmodel.cv_coxnet(z.to_numpy(), d["time"].to_numpy(float),
+    z, _, _ = coxnet.standardise(d[genes])
+    folds = coxnet.repeated_fold_ids(len(d), 5, repeats, seed)
+    cv, _ = coxnet.cv_coxnet(z.to_numpy(), d["time"].to_numpy(float),
                                 d["event"].to_numpy(float), folds=folds)
     return d, folds, cv
 
@@ -245,12 +245,12 @@ def test_calibration_equals_r(tmp_path):
 
 def check_calibration_against(d: pd.DataFrame, s0: float, r: pd.Series) -> None:
     """ferroscope's calibration statistics against R's (live or golden)."""
-    slope = riskmodel.calibration_slope(d["time"], d["event"], d["lp"])
+    slope = riskvalidation.calibration_slope(d["time"], d["event"], d["lp"])
     print("slope rel diff", slope["calib_slope"] / r["slope"] - 1,
           "se", slope["calib_slope_se"] / r["se"] - 1)
     assert slope["calib_slope"] == pytest.approx(r["slope"], rel=1e-8)
     assert slope["calib_slope_se"] == pytest.approx(r["se"], rel=1e-8)
-    large, note = riskmodel.calibration_in_the_large(d["time"], d["event"], d["lp"], s0)
+    large, note = riskvalidation.calibration_in_the_large(d["time"], d["event"], d["lp"], s0)
     assert note == ""
     assert large["calib_observed_36"] == pytest.approx(r["observed"], rel=1e-12)
     assert large["calib_predicted_36"] == pytest.approx(r["predicted"], rel=1e-12)
@@ -259,8 +259,8 @@ def check_calibration_against(d: pd.DataFrame, s0: float, r: pd.Series) -> None:
                      ("calib_oe_36_ci_high", "oe_high")):
         assert large[key] == pytest.approx(r[col], rel=1e-10), key
     pred = 1 - s0 ** np.exp(d["lp"].to_numpy())
-    np.testing.assert_allclose(riskmodel.rcs_knots(np.log(-np.log(1 - pred))),
+    np.testing.assert_allclose(riskvalidation.rcs_knots(np.log(-np.log(1 - pred))),
                                r[["k1", "k2", "k3"]].to_numpy(float), rtol=1e-12)
-    _, ici = riskmodel.calibration_curve(d["time"], d["event"], d["lp"], s0)
+    _, ici = riskvalidation.calibration_curve(d["time"], d["event"], d["lp"], s0)
     print("ICI rel diff", ici / r["ici"] - 1)
     assert ici == pytest.approx(r["ici"], rel=1e-6)

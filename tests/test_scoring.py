@@ -546,7 +546,6 @@ def test_record_counts_missing_cells_and_na_scores():
 def _run_score_step(tmp_path, x: np.ndarray, scored: bool, method: str = "gsva",
                     options: dict | None = None, uns_prepare: dict | None = None):
     """Run workflow/scripts/score.py as Snakemake would, on a small h5ad."""
-    import json
     import runpy
     import sys
     from pathlib import Path
@@ -554,15 +553,16 @@ def _run_score_step(tmp_path, x: np.ndarray, scored: bool, method: str = "gsva",
 
     import anndata as ad
 
+    from ferroscope.uns import PreparedUns
+
     repo = Path(__file__).resolve().parents[1]
     tmp_path.mkdir(parents=True, exist_ok=True)
     genes = [f"G{i}" for i in range(x.shape[0])]
     adata = ad.AnnData(x.T.copy())
     adata.var_names = genes
     adata.obs_names = [f"S{j}" for j in range(x.shape[1])]
-    adata.uns["prepare"] = json.dumps(uns_prepare or {})
-    adata.uns["cohort"] = "c1"
-    adata.uns["provenance"] = json.dumps({"inputs": []})
+    PreparedUns(cohort="c1", prepare=uns_prepare or {},
+                provenance={"inputs": []}).write(adata.uns)
     adata.write_h5ad(tmp_path / "prepared.h5ad")
     (tmp_path / "sets.gmt").write_text("A\tdesc\t" + "\t".join(genes[:8]) + "\tG2\n"
                                        "B\tdesc\t" + "\t".join(genes[20:40]) + "\n")

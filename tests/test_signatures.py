@@ -176,14 +176,11 @@ def test_demo_report_has_risk_section(demo_run):
 def test_missing_signature_file_stops_the_run_before_any_job(tmp_path):
     import yaml
 
-    from .conftest import demo_config, make_workdir, run_snakemake
+    from .conftest import demo_config, make_workdir, stops_before_any_job
 
     cfg = demo_config()
     cfg["signatures"]["files"] = ["resources/signatures/nope.tsv"]
     wd = make_workdir(tmp_path, yaml.safe_dump(cfg))
-    res = run_snakemake(wd, "-n")
-    assert res.returncode != 0
-    err = res.stdout + res.stderr
+    err = stops_before_any_job(wd)
     assert "field 'signatures.files'" in err and "Fix:" in err
     assert "'resources/signatures/nope.tsv' does not exist" in err
-    assert not (wd / "results").exists()

@@ -223,7 +223,7 @@ def evaluate(cohorts: dict[str, tuple[pd.DataFrame, pd.DataFrame]], sigs: list[S
     random-effects pooling and the FDR family of method ``signature``. ``seeds``: bootstrap
     seed per signature (a trained model's ``models.<name>.seed``); others use ``seed``.
     """
-    from .riskmodel import validate_risk
+    from .riskvalidation import validate_risk
     from .statistics import survival_rows
 
     endpoints = endpoints or {}

@@ -1,8 +1,6 @@
 """Gene coverage per set for one cohort: set members resolved to matrix rows (approved symbol
 first, then aliases); constant, all-missing and dropped-for-missingness genes count as missing."""
 
-import json
-
 if __name__ != "__main__":
     # This folder is on sys.path while Snakemake runs a script, so `import coverage` (numba
     # does it to find coverage.py, the test-coverage package) would land here: refuse, so that
@@ -16,13 +14,14 @@ from ferroscope.genesets import AliasTable, coverage, read_gmt
 from ferroscope.io import write_tsv
 from ferroscope.logs import step_logging
 from ferroscope.scoring import unusable_genes
+from ferroscope.uns import PreparedUns
 
 with step_logging(snakemake.log[0], "coverage") as log:
     adata = read_h5ad(snakemake.input.h5ad)
     aliases = AliasTable.read(snakemake.input.aliases)
     sets = read_gmt(snakemake.input.gmt, aliases)
     unusable = unusable_genes(adata.to_df().T)
-    notes = json.loads(adata.uns["prepare"]) if "prepare" in adata.uns else {}
+    notes = PreparedUns.read(adata.uns).prepare
     max_fraction = notes.get("missing_max_fraction", 0.2)
     for g, frac in notes.get("missing_genes_dropped", {}).items():
         unusable.setdefault(g, f"missing in {frac:.0%} of samples (> missing.max_fraction "

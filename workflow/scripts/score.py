@@ -11,6 +11,7 @@ from ferroscope.genesets import AliasTable, read_gmt, resolve_sets
 from ferroscope.io import atomic_open, write_tsv
 from ferroscope.logs import step_logging
 from ferroscope.scoring import check_matrix, run_record, score_sets, unusable_genes
+from ferroscope.uns import PreparedUns
 
 with step_logging(snakemake.log[0], "score") as log:
     cohort, method = snakemake.wildcards.cohort, snakemake.wildcards.method
@@ -26,7 +27,7 @@ with step_logging(snakemake.log[0], "score") as log:
     # members -> matrix rows, resolved over all sets exactly as the coverage step does
     sets = [s for s in resolve_sets(all_sets, expr.index, aliases) if s.name in scored]
     # what prepare did to the values (GSVA's kcdf "auto" reads it: see ferroscope.scoring.gsva)
-    log_transformed = bool(json.loads(adata.uns.get("prepare", "{}")).get("log_transformed"))
+    log_transformed = bool(PreparedUns.read(adata.uns).prepare.get("log_transformed"))
     info: dict = {}
     log.info("%s: scoring %d sets on %d samples (%d missing cells, policy %s)", method,
              len(sets), expr.shape[1], int(expr.isna().to_numpy().sum()),

@@ -7,6 +7,7 @@ from ferroscope.genesets import AliasTable, member_matrix
 from ferroscope.io import write_tsv
 from ferroscope.logs import step_logging
 from ferroscope.signatures import evaluate, read_signature
+from ferroscope.uns import PreparedUns
 
 with step_logging(snakemake.log[0], "risk_validation") as log:
     aliases = AliasTable.read(snakemake.input.aliases)
@@ -18,7 +19,7 @@ with step_logging(snakemake.log[0], "risk_validation") as log:
         adata = read_h5ad(path)
         # signature genes -> the cohort's rows (approved symbol first, then aliases)
         expr = member_matrix(adata.to_df().T, genes, aliases)
-        cohorts[str(adata.uns["cohort"])] = (expr, adata.obs)
+        cohorts[PreparedUns.read(adata.uns).cohort] = (expr, adata.obs)
     endpoints = {m: v["endpoint"] for m, v in snakemake.params.models.items()}
     tables = evaluate(cohorts, sigs, max_missing_share=snakemake.params.max_missing_share,
                       endpoints=endpoints, min_events=snakemake.params.min_events,

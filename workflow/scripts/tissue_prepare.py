@@ -31,9 +31,9 @@ with step_logging(snakemake.log[0], "tissue_prepare") as log:
         raw, scale=cfg["expression_scale"], source=snakemake.input.expression,
         missing=snakemake.params.missing, missing_key=missing_key)
     adata = prepare.build_anndata(expr, groups, notes, cohort=cohort_id,
-                                  source=snakemake.input.clinical, provenance=prov)
-    adata.uns["clinical_mapping"] = json.dumps(records)
-    adata.uns["description"] = cfg.get("description", "")
+                                  source=snakemake.input.clinical, provenance=prov,
+                                  clinical_mapping=records,
+                                  description=cfg.get("description", ""))
     log.info("%s: %s; %s", cohort_id, adata.obs[tissue.GROUP].value_counts().to_dict(),
              records)
     prepare.write_h5ad(adata, snakemake.output.h5ad)

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..clinical import is_number
 from ..errors import FerroscopeError
 
 #: The missing-value policies (``scoring.missing``): see the schema.
@@ -101,7 +102,7 @@ def _checked(method: str, key: str, value: Any, spec: Mapping[str, Any]) -> Any:
     if enum is not None:
         if value not in enum or type(value) is not kind:
             allowed = ", ".join(str(v) for v in enum)
-            quote = " (quoted in YAML)" if any(_numeric(v) for v in enum) else ""
+            quote = " (quoted in YAML)" if any(is_number(v) for v in enum) else ""
             raise FerroscopeError(f"{key} {value!r} is not allowed for {method}; allowed: "
                                   f"{allowed}.", field=where,
                                   fix=f"use one of {allowed}{quote}.")
@@ -121,14 +122,6 @@ def _checked(method: str, key: str, value: Any, spec: Mapping[str, Any]) -> Any:
 
 
 _WORDS = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}
-
-
-def _numeric(v: Any) -> bool:
-    try:
-        float(v)
-    except (TypeError, ValueError):
-        return False
-    return True
 
 
 @dataclass(frozen=True)
