@@ -200,7 +200,7 @@ def test_gene_fdr_is_its_own_family_over_unique_genes_and_pooling_reuses_meta_an
 
 
 def test_report_section_seed_genes_first_escaped_and_searchable():
-    from ferroscope.report_genes import genes_section
+    from ferroscope.report.genes import genes_section
 
     tables = _two_cohorts()
     for t in tables:
@@ -221,7 +221,7 @@ def test_report_section_seed_genes_first_escaped_and_searchable():
     assert "<b>EVIL</b>" not in page and "&lt;b&gt;EVIL&lt;" in page  # figure labels
     assert "\\u003cb\\u003eEVIL" in page  # the table's JSON cannot close its script element
     assert "set HR without the gene" in page
-    from ferroscope.report_genes import seed_table  # a gene in two sets lists both
+    from ferroscope.report.genes import seed_table  # a gene in two sets lists both
     (line,) = seed_table(stats, ["G004"], gl.COX, "os")
     assert line["sets"] == "SET_A, SET_B" and line["pooled"]
     assert "cdn" not in page.lower()

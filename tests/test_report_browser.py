@@ -75,7 +75,7 @@ def test_demo_report_renders_offline(browser, demo_run, tmp_path_factory):
         " && d.data.length > 0 && d.querySelector('svg.main-svg') !== null).length]; })()")
     if cfg.get("signatures", {}).get("files") or cfg.get("models"):
         assert risk_divs >= 2 and risk_rendered == risk_divs, (risk_divs, risk_rendered)
-    # the tissue comparison (ferroscope.report_tissue) draws its own figures: all rendered
+    # the tissue comparison (ferroscope.report.tissue) draws its own figures: all rendered
     tissue_divs, tissue_rendered = page.evaluate(
         "(() => { const ds = [...document.querySelectorAll('#tissue .plotly-graph-div')];"
         " return [ds.length, ds.filter(d => d.classList.contains('js-plotly-plot')"

@@ -295,7 +295,7 @@ def load_risk_data(inputs: Any, cohorts: list[Any], not_trained: dict[str, str])
     import json
 
     from .report import RiskData
-    from .report_models import ModelsView
+    from .report.models import ModelsView
 
     if not hasattr(inputs, "risk_scores"):
         return None

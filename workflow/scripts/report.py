@@ -18,9 +18,9 @@ from ferroscope.genesets import read_genes_table
 from ferroscope.io import atomic_open
 from ferroscope.logs import step_logging
 from ferroscope.report import CohortData, Section, download_records, render
-from ferroscope.report_genes import genes_body
-from ferroscope.report_tissue import TissueData
-from ferroscope.report_tissue import section as tissue_section
+from ferroscope.report.genes import genes_body
+from ferroscope.report.tissue import TissueData
+from ferroscope.report.tissue import section as tissue_section
 from ferroscope.signatures import load_risk_data
 
 cfg = snakemake.params.config
@@ -57,7 +57,7 @@ with step_logging(snakemake.log[0], "report") as log:
         tissue_data.append(TissueData(str(t.uns["cohort"]),
                                       t.obs[[tissue.GROUP, tissue.PAIR]].copy(),
                                       read_scores(path, t.obs_names)))
-    # gene level (ferroscope.report_genes): its own section; the rest sees no gene rows
+    # gene level (ferroscope.report.genes): its own section; the rest sees no gene rows
     drivers = [d for d in map(read_gene_drivers, snakemake.input.gene_drivers) if len(d)]
     curated = read_genes_table(snakemake.input.genes_table)
     genes = Section("genes", "Genes", genes_body(

@@ -29,8 +29,8 @@ import plotly.io as pio
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from .genelevel import COX, HEADLINE, METHOD, NO_SET, SET_SEP
-from .statistics import POOLED
+from ..genelevel import COX, HEADLINE, METHOD, NO_SET, SET_SEP
+from ..statistics import POOLED
 
 #: at most this many per-set panels (sets of the curated table first, then by the set's q)
 MAX_SET_PANELS = 30
@@ -303,7 +303,8 @@ def table_frame(rows: pd.DataFrame, stats_sets: pd.DataFrame,
 
 def _table_html(table: pd.DataFrame) -> str:
     """The report's sortable, filterable, paged table (its ``div.ftable`` script)."""
-    from .report import json_for_script, table_json
+    from .markup import json_for_script
+    from .tables import table_json
 
     data = json_for_script(table_json(table, list(table.columns)))
     return ("<p class=\"small\">Click a column header to sort, type in the box to filter "

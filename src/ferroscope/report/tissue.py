@@ -17,7 +17,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from .tissue import ANALYSIS, EXPRESSION, GROUP, NON_TUMOUR, PAIR, TUMOUR, plain_groups
+from ..tissue import ANALYSIS, EXPRESSION, GROUP, NON_TUMOUR, PAIR, TUMOUR, plain_groups
 
 COLORS = {TUMOUR: "#c0392b", NON_TUMOUR: "#2471a3"}
 
