@@ -18,46 +18,21 @@ the table's JSON is embedded with ``<`` escaped so it cannot close its script el
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
-import plotly.io as pio
-from plotly.colors import qualitative
-from plotly.subplots import make_subplots
 
 from ..genelevel import COX, HEADLINE, METHOD, NO_SET, SET_SEP
 from ..statistics import POOLED
+from .gene_figures import gene_forest, set_panel
+from .markup import _esc
 
 #: at most this many per-set panels (sets of the curated table first, then by the set's q)
 MAX_SET_PANELS = 30
 #: at most this many rows in the searchable table (seed and member genes first, then by q)
 MAX_TABLE_ROWS = 5000
-
-
-def _esc(text: object) -> str:
-    return html.escape(str(text), quote=True)
-
-
-_TEMPLATE: dict[str, Any] = {}
-
-
-def _fig_html(fig: go.Figure, div_id: str) -> str:
-    """The figure as a ``<div>`` (plotly.js is in the page head once); the house style merged
-    into the figure's JSON, not through ``update_layout`` (which re-validates the template:
-    seconds per figure at collection scale)."""
-    if not _TEMPLATE:
-        _TEMPLATE.update(pio.templates["plotly_white"].to_plotly_json())
-    spec = fig.to_plotly_json()
-    layout = spec.setdefault("layout", {})
-    layout["template"] = _TEMPLATE
-    layout["margin"] = {"l": 60, "r": 20, "t": 60, "b": 50, **layout.get("margin", {})}
-    layout["font"] = {"family": "Helvetica, Arial, sans-serif", "size": 12}
-    return pio.to_html(spec, full_html=False, include_plotlyjs=False, div_id=div_id,
-                       validate=False, config={"displaylogo": False, "responsive": True})
 
 
 def gene_rows(stats: pd.DataFrame) -> pd.DataFrame:
@@ -67,164 +42,16 @@ def gene_rows(stats: pd.DataFrame) -> pd.DataFrame:
     g = stats[stats["analysis"].astype(str).str.startswith("gene_")]
     return g.drop_duplicates(["cohort", "gene", "endpoint", "analysis"]).copy()
 
-
-def _cohort_colors(cohorts: Sequence[str]) -> dict[str, str]:
-    palette = qualitative.D3
-    return {c: palette[i % len(palette)] for i, c in enumerate(cohorts)}
-
-
 def _tests(rows: pd.DataFrame) -> list[tuple[str, str]]:
     """(analysis, endpoint) present, survival endpoints first (os first), then response."""
     pairs = rows[["analysis", "endpoint"]].drop_duplicates().itertuples(index=False)
     return sorted(((str(a), str(e)) for a, e in pairs),
                   key=lambda p: (p[0] != COX, p[1] != "os", p[1]))
 
-
-def _axis(analysis: str) -> tuple[float, str]:
-    return (1.0, "HR per SD of expression") if analysis == COX else (0.5, "AUC")
-
-
-def _positions(genes: Sequence[str]) -> dict[str, int]:
-    """y position of each gene, the first at the top."""
-    return {g: len(genes) - 1 - i for i, g in enumerate(genes)}
-
-
-def _offsets(groups: Sequence[str]) -> dict[str, float]:
-    """Vertical offset of each cohort (and pooled) inside a gene's band."""
-    step = 0.7 / max(len(groups), 1)
-    return {c: -(k - (len(groups) - 1) / 2) * step for k, c in enumerate(groups)}
-
-
-def _gene_axis(fig: go.Figure, genes: Sequence[str]) -> None:
-    pos = _positions(genes)
-    fig.update_yaxes(tickvals=list(pos.values()), ticktext=[_esc(g) for g in pos],
-                     range=[-0.6, len(genes) - 0.4], zeroline=False)
-
-
-def gene_forest(rows: pd.DataFrame, genes: Sequence[str], analysis: str, endpoint: str,
-                cohorts: Sequence[str], title: str, div_id: str) -> str | None:
-    """Forest of ``genes`` (top to bottom) x cohorts, pooled estimate as a black diamond."""
-    d = rows[(rows["analysis"] == analysis) & (rows["endpoint"] == endpoint)
-             & (rows["status"] == "ok") & rows["gene"].isin(genes)]
-    if d.empty:
-        return None
-    fig = go.Figure()
-    _forest_traces(fig, d, list(genes), cohorts, None)
-    ref, label = _axis(analysis)
-    fig.add_vline(x=ref, line_dash="dash", line_color="#999")
-    _gene_axis(fig, genes)
-    if analysis == COX:
-        fig.update_xaxes(type="log")
-    fig.update_xaxes(title=label)
-    fig.update_layout(title=title, height=140 + 34 * len(genes), legend={"title": "cohort"})
-    return _fig_html(fig, div_id)
-
-
-def _forest_traces(fig: go.Figure, d: pd.DataFrame, genes: list[str], cohorts: Sequence[str],
-                   col: int | None) -> None:
-    """One trace per cohort (and pooled), offset vertically inside each gene's band."""
-    colors = _cohort_colors(cohorts)
-    pos = _positions(genes)
-    groups = [*cohorts, POOLED]
-    off = _offsets(groups)
-    for c in groups:
-        g = d[(d["cohort"] == c) & d["gene"].isin(pos)]
-        if g.empty:
-            continue
-        pooled = c == POOLED
-        q = g["q"].to_numpy(float) if "q" in g else np.full(len(g), np.nan)
-        fig.add_trace(go.Scatter(
-            x=g["estimate"], y=[pos[x] + off[c] for x in g["gene"]], mode="markers",
-            name="pooled (random effects)" if pooled else _esc(c), legendgroup=str(c),
-            marker={"color": "#000" if pooled else colors[c], "size": 12 if pooled else 8,
-                    "symbol": "diamond" if pooled else "square",
-                    "line": {"width": np.where(q < 0.05, 2, 0).tolist(), "color": "#c0392b"}},
-            error_x={"type": "data", "symmetric": False,
-                     "array": g["ci_high"] - g["estimate"],
-                     "arrayminus": g["estimate"] - g["ci_low"], "thickness": 1.2},
-            text=[_esc(x) for x in g["gene"]],
-            customdata=np.c_[g["ci_low"], g["ci_high"], g["p"], q, g["n"]],
-            hovertemplate=("%{text} · " + _esc(c) + "<br>%{x:.3f} (95% CI %{customdata[0]:.3f}-"
-                           "%{customdata[1]:.3f})<br>p = %{customdata[2]:.3g}, q = "
-                           "%{customdata[3]:.3g}, n = %{customdata[4]}<extra></extra>")),
-            **({"row": 1, "col": col} if col else {}))
-
-
-def set_panel(rows: pd.DataFrame, drivers: pd.DataFrame, set_name: str, endpoint: str,
-              cohorts: Sequence[str], set_note: str, div_id: str) -> str | None:
-    """A set's genes: gene HR per SD | set HR without the gene | correlation with the score.
-
-    ``rows``: gene rows with one row per set (``set`` a single name)."""
-    d = rows[(rows["analysis"] == COX) & (rows["endpoint"] == endpoint)
-             & (rows["status"] == "ok") & (rows["set"].astype(str) == set_name)]
-    loo = (drivers[(drivers["set"] == set_name) & (drivers["endpoint"] == endpoint)]
-           if not drivers.empty else drivers)
-    genes = list(dict.fromkeys([*d["gene"].astype(str),
-                                *(loo["gene"].astype(str) if len(loo) else [])]))
-    if not genes:
-        return None
-    # strongest risk at the top: pooled log HR, else the mean over cohorts
-    mean = np.log(d["estimate"].astype(float)).groupby(d["gene"]).mean()
-    pooled = d[d["cohort"] == POOLED].set_index("gene")["estimate"]
-    key = {g: float(np.log(pooled[g])) if g in pooled.index else float(mean.get(g, 0.0))
-           for g in genes}
-    genes = sorted(genes, key=lambda g: -key[g])
-    pos = _positions(genes)
-    off = _offsets([*cohorts, POOLED])
-    has_loo = len(loo) > 0
-    fig = make_subplots(rows=1, cols=3 if has_loo else 1, shared_yaxes=True,
-                        column_widths=[0.5, 0.3, 0.2] if has_loo else [1.0],
-                        horizontal_spacing=0.03,
-                        subplot_titles=(["gene HR per SD", "set HR without the gene",
-                                         "r with set score"] if has_loo else None))
-    _forest_traces(fig, d, genes, cohorts, 1)
-    fig.add_vline(x=1.0, line_dash="dash", line_color="#999", row=1, col=1)
-    fig.update_xaxes(type="log", row=1, col=1)
-    colors = _cohort_colors(cohorts)
-    if has_loo:
-        for c, g in loo.groupby("cohort", sort=False):
-            color = colors.get(str(c), "#555")
-            g = g[g["gene"].isin(pos)]
-            ok = g[g["status"] == "ok"]
-            ys = [pos[x] + off.get(str(c), 0.0) for x in ok["gene"]]
-            fig.add_trace(go.Scatter(
-                x=ok["hr_without"], y=ys, mode="markers", showlegend=False,
-                marker={"color": color, "symbol": "circle", "size": 8}, legendgroup=str(c),
-                error_x={"type": "data", "symmetric": False,
-                         "array": ok["ci_high_without"] - ok["hr_without"],
-                         "arrayminus": ok["hr_without"] - ok["ci_low_without"],
-                         "thickness": 1},
-                text=[_esc(x) for x in ok["gene"]],
-                customdata=np.c_[ok["hr_set"], ok["p_without"]],
-                hovertemplate=("without %{text} · " + _esc(c) + "<br>set HR %{x:.3f} "
-                               "(p = %{customdata[1]:.3g}); with every member "
-                               "%{customdata[0]:.3f}<extra></extra>")), row=1, col=2)
-            if len(ok):
-                fig.add_vline(x=float(ok["hr_set"].iloc[0]), line_dash="dot",
-                              line_color=color, row=1, col=2)
-            r = g.drop_duplicates("gene")
-            fig.add_trace(go.Scatter(
-                x=r["r"], y=[pos[x] + off.get(str(c), 0.0) for x in r["gene"]],
-                mode="markers", marker={"color": color, "symbol": "circle", "size": 8},
-                showlegend=False, text=[_esc(x) for x in r["gene"]],
-                hovertemplate="%{text} · " + _esc(c) + ": r = %{x:.2f}<extra></extra>"),
-                row=1, col=3)
-        fig.update_xaxes(type="log", row=1, col=2)
-        fig.update_xaxes(range=[-1, 1], row=1, col=3)
-        fig.add_vline(x=0.0, line_color="#bbb", row=1, col=3)
-    _gene_axis(fig, genes)
-    fig.update_layout(
-        title=_esc(f"{set_name} · {endpoint}") + (f"<br><sup>{_esc(set_note)}</sup>"
-                                                  if set_note else ""),
-        height=170 + 30 * len(genes), margin={"t": 100}, legend={"title": "cohort"})
-    return _fig_html(fig, div_id)
-
-
 def _ci_text(r: pd.Series) -> str:
     if r is None or r["status"] != "ok":
         return ""
     return f"{r['estimate']:.2f} ({r['ci_low']:.2f}-{r['ci_high']:.2f})"
-
 
 def seed_table(rows: pd.DataFrame, seeds: Sequence[str], analysis: str,
                endpoint: str) -> list[dict[str, str]]:
@@ -254,7 +81,6 @@ def seed_table(rows: pd.DataFrame, seeds: Sequence[str], analysis: str,
             "significant_in": ", ".join(sig) or "none",
             "cohorts": "; ".join(cells)})
     return out
-
 
 def table_frame(rows: pd.DataFrame, stats_sets: pd.DataFrame,
                 max_rows: int = MAX_TABLE_ROWS) -> tuple[pd.DataFrame, int]:
@@ -300,7 +126,6 @@ def table_frame(rows: pd.DataFrame, stats_sets: pd.DataFrame,
                                                for k in ("estimate", "CI", "q")]
     return out[cols], left_out
 
-
 def _table_html(table: pd.DataFrame) -> str:
     """The report's sortable, filterable, paged table (its ``div.ftable`` script)."""
     from .markup import json_for_script
@@ -313,7 +138,6 @@ def _table_html(table: pd.DataFrame) -> str:
             "<div class=\"ftable\" data-source=\"gene-table-data\" data-page=\"25\"></div>"
             f"<script type=\"application/json\" id=\"gene-table-data\">{data}</script>")
 
-
 def _set_order(stats: pd.DataFrame, names: Sequence[str], curated: Sequence[str],
                primary: str) -> list[str]:
     """Sets of the curated table first (in its order), then by the set's smallest q."""
@@ -323,13 +147,11 @@ def _set_order(stats: pd.DataFrame, names: Sequence[str], curated: Sequence[str]
     rest = sorted((s for s in names if s not in cur), key=lambda s: best.get(s, np.inf))
     return [*cur, *rest]
 
-
 def genes_section(stats: pd.DataFrame, drivers: pd.DataFrame, **kw: Any) -> str:
     """The whole section as HTML (``<section id="genes">``, its ``<h2>`` and
     :func:`genes_body`)."""
     return "\n".join(["<section id=\"genes\">", "<h2>Genes</h2>",
                       genes_body(stats, drivers, **kw), "</section>"])
-
 
 def genes_body(stats: pd.DataFrame, drivers: pd.DataFrame, *, primary: str,
                curated_sets: Sequence[str] = (), seeds: Sequence[str] = (),

@@ -31,8 +31,10 @@ def json_for_script(obj: object) -> str:
 _TEMPLATE: dict[str, Any] = {}
 
 
-def _fig_html(fig: go.Figure, div_id: str) -> str:
-    """The figure as a ``<div>`` (plotly.js is in the page head once).
+def _fig_html(fig: go.Figure, div_id: str, *, top: int = 50, own_margin: bool = False) -> str:
+    """The figure as a ``<div>`` in the house style (plotly.js is in the page head once):
+    white template, Helvetica 12, margins 60/20/``top``/50 (``own_margin``: a margin the
+    figure sets wins over the house one; otherwise the house margin wins).
 
     The house style is merged into the figure's JSON rather than through ``update_layout``,
     and the JSON is not validated a second time: plotly copies and re-validates its whole
@@ -43,7 +45,9 @@ def _fig_html(fig: go.Figure, div_id: str) -> str:
     spec = fig.to_plotly_json()
     layout = spec.setdefault("layout", {})
     layout["template"] = _TEMPLATE
-    layout["margin"] = {**layout.get("margin", {}), "l": 60, "r": 20, "t": 50, "b": 50}
+    house = {"l": 60, "r": 20, "t": top, "b": 50}
+    own = layout.get("margin", {})
+    layout["margin"] = {**house, **own} if own_margin else {**own, **house}
     layout["font"] = {**layout.get("font", {}), "family": "Helvetica, Arial, sans-serif",
                       "size": 12}
     return pio.to_html(spec, full_html=False, include_plotlyjs=False, div_id=div_id,

@@ -15,7 +15,6 @@ Every value from a file passes through :func:`html.escape` before it reaches the
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-import plotly.io as pio
+
+from .markup import _esc, _fig_html
 
 #: columns of the statistics table shown in the calibration table: header, with a CI
 CALIBRATION_COLUMNS = (
@@ -55,10 +55,6 @@ class ModelsView:
         return cls(selection, curves)
 
 
-def _esc(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
 def _num(value: Any, digits: int = 3) -> str:
     try:
         v = float(value)
@@ -71,13 +67,6 @@ def _with_ci(row: dict[str, Any], key: str) -> str:
     est = _num(row.get(key))
     lo, hi = _num(row.get(f"{key}_ci_low")), _num(row.get(f"{key}_ci_high"))
     return f"{est} ({lo}-{hi})" if est and lo and hi else est
-
-
-def _fig(fig: go.Figure, div_id: str) -> str:
-    fig.update_layout(template="plotly_white", margin={"l": 60, "r": 20, "t": 70, "b": 50},
-                      font={"family": "Helvetica, Arial, sans-serif", "size": 12})
-    return pio.to_html(fig, full_html=False, include_plotlyjs=False, div_id=div_id,
-                       config={"displaylogo": False, "responsive": True})
 
 
 def selection_html(model: dict[str, Any], selection: pd.DataFrame | None, top: int = 30) -> str:
@@ -128,7 +117,7 @@ def calibration_curve_figure(curves: pd.DataFrame, sig: str, div_id: str) -> str
                       height=430, width=560, xaxis_title="predicted 3-year event probability",
                       yaxis_title="observed 3-year event probability",
                       xaxis_range=[0, 1], yaxis_range=[0, 1])
-    return _fig(fig, div_id)
+    return _fig_html(fig, div_id, top=70)
 
 
 def calibration_html(stats: pd.DataFrame, curves: pd.DataFrame, models: list[dict[str, Any]]

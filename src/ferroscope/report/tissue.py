@@ -9,15 +9,14 @@ Everything public (cohort, set and gene names) is escaped.
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-import plotly.io as pio
 
 from ..tissue import ANALYSIS, EXPRESSION, GROUP, NON_TUMOUR, PAIR, TUMOUR, plain_groups
+from .markup import _esc, _fig_html
 
 COLORS = {TUMOUR: "#c0392b", NON_TUMOUR: "#2471a3"}
 
@@ -29,17 +28,6 @@ class TissueData:
     cohort: str
     groups: pd.DataFrame
     scores: pd.DataFrame  # samples x sets (primary method), tumour and non-tumour together
-
-
-def _esc(text: object) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def _fig_html(fig: go.Figure, div_id: str) -> str:
-    fig.update_layout(template="plotly_white", margin={"l": 60, "r": 20, "t": 60, "b": 50},
-                      font={"family": "Helvetica, Arial, sans-serif", "size": 12})
-    return pio.to_html(fig, full_html=False, include_plotlyjs=False, div_id=div_id,
-                       config={"displaylogo": False, "responsive": True})
 
 
 def _fmt(v: object, digits: int = 3) -> str:
@@ -106,7 +94,7 @@ def paired_figure(data: TissueData, stats: pd.DataFrame, method: str,
                       updatemenus=[{"buttons": buttons, "direction": "down", "x": 1.0,
                                     "xanchor": "right", "y": 1.2, "yanchor": "top"}])
     fig.update_xaxes(categoryorder="array", categoryarray=["non-tumour", "tumour"])
-    return _fig_html(fig, div_id)
+    return _fig_html(fig, div_id, top=60)
 
 
 def forest(stats: pd.DataFrame, method: str, div_id: str) -> str | None:
@@ -135,7 +123,7 @@ def forest(stats: pd.DataFrame, method: str, div_id: str) -> str | None:
     fig.update_layout(title="Tumour - non-tumour, Hedges' g (95% CI); ◆ random-effects pooled;"
                             " red: q < 0.05", height=120 + 24 * len(d), showlegend=False)
     fig.update_xaxes(title="Hedges' g (> 0: higher in tumour)")
-    return _fig_html(fig, div_id)
+    return _fig_html(fig, div_id, top=60)
 
 
 TABLE_COLUMNS = ("cohort", "method", "set", "gene", "test", "n", "estimate", "ci_low",
