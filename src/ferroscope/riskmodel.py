@@ -28,7 +28,6 @@ import pandas as pd
 
 from .coxnet import CVResult, cv_coxnet, selection_frequency, standardise
 from .errors import FerroscopeError
-from .riskvalidation import td_roc  # noqa: F401  (report.py imports it from here; see riskvalidation)
 
 BASELINE_MONTHS = (12.0, 36.0, 60.0)
 SELECT = ("lambda_min", "lambda_1se")

@@ -22,6 +22,7 @@ from ferroscope.report.genes import genes_body
 from ferroscope.report.tissue import TissueData
 from ferroscope.report.tissue import section as tissue_section
 from ferroscope.signatures import load_risk_data
+from ferroscope.uns import PreparedUns
 
 cfg = snakemake.params.config
 with step_logging(snakemake.log[0], "report") as log:
@@ -31,17 +32,15 @@ with step_logging(snakemake.log[0], "report") as log:
     score_files = iter(snakemake.input.scores)  # cohort-major, then method (rule order)
     for h5ad, cov in zip(snakemake.input.h5ad, snakemake.input.coverage, strict=True):
         adata = read_h5ad(h5ad, backed=True)
-        cid = str(adata.uns["cohort"])
-        prov = json.loads(adata.uns["provenance"])
-        inputs += [{**f, "role": f"{cid}: {f['role']}"} for f in prov["inputs"]]
+        u = PreparedUns.read(adata.uns)
+        inputs += [{**f, "role": f"{u.cohort}: {f['role']}"} for f in u.provenance["inputs"]]
         scores = {m: read_scores(next(score_files), adata.obs_names) for m in methods}
         cohorts.append(CohortData(
-            cohort=cid, clinical=adata.obs.copy(), coverage=read_coverage(cov),
-            scores=scores, description=str(adata.uns.get("description", "")),
-            platform=str(adata.uns.get("platform", "")), n_genes=adata.n_vars,
-            prepare_notes=json.loads(adata.uns["prepare"]), provenance=prov,
-            clinical_mapping=json.loads(adata.uns.get("clinical_mapping", "[]")),
-            response_arm=snakemake.params.response_arms[cid]))
+            cohort=u.cohort, clinical=adata.obs.copy(), coverage=read_coverage(cov),
+            scores=scores, description=u.description, platform=u.platform,
+            n_genes=adata.n_vars, prepare_notes=u.prepare, provenance=u.provenance,
+            clinical_mapping=u.clinical_mapping,
+            response_arm=snakemake.params.response_arms[u.cohort]))
     inputs += [provenance.file_record(snakemake.input.gmt, "gene sets (GMT)"),
                provenance.file_record(snakemake.input.genes_table, "gene set curation table")]
     scoring_runs = []
@@ -54,7 +53,7 @@ with step_logging(snakemake.log[0], "report") as log:
     for h5ad, path in zip(snakemake.input.tissue_h5ad, snakemake.input.tissue_scores,
                           strict=True):
         t = read_h5ad(h5ad, backed=True)
-        tissue_data.append(TissueData(str(t.uns["cohort"]),
+        tissue_data.append(TissueData(PreparedUns.read(t.uns).cohort,
                                       t.obs[[tissue.GROUP, tissue.PAIR]].copy(),
                                       read_scores(path, t.obs_names)))
     # gene level (ferroscope.report.genes): its own section; the rest sees no gene rows
