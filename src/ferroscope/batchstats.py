@@ -637,3 +637,61 @@ def td_auc_bootstrap(time: pd.Series | np.ndarray, event: pd.Series | np.ndarray
         res[b] = _td_auc_kernel(x, idx.astype(np.int64), tb, eb, w, hz, valid)
     point = pd.DataFrame(res[0], index=pd.Index(hz, name="horizon"), columns=X.columns)
     return point, res[1:]
+
+
+def ph_test_rank(time: pd.Series | np.ndarray, event: pd.Series | np.ndarray, X: pd.DataFrame,
+                 log_hr: np.ndarray | pd.Series, se_log_hr: np.ndarray | pd.Series
+                 ) -> pd.Series:
+    r"""Schoenfeld-residual test of proportional hazards (rank time transform), every feature.
+
+    The test of lifelines ``proportional_hazard_test(time_transform="rank")`` for a univariate
+    Cox fit at the converged ``log_hr`` (per SD, with its ``se_log_hr``): the Efron Schoenfeld
+    residual of event i at time :math:`\tau_k` is :math:`r_i = z_i - \bar z_k` with
+    :math:`\bar z_k = d_k^{-1} \sum_{l<d_k} (S_1 - \frac{l}{d_k} E_1)/(S_0 - \frac{l}{d_k}E_0)`;
+    with :math:`g_i` the rank of event i in time order and :math:`D` the number of events,
+    :math:`T = D\,\mathrm{se}^2 (\sum_i (g_i - \bar g) r_i)^2 / \sum_i (g_i - \bar g)^2`,
+    :math:`\chi^2_1` (Grambsch PM, Therneau TM (1994) Biometrika 81:515, with lifelines'
+    approximation :math:`V_k \approx I / D`). Features are standardised per SD as in
+    ``cox_efron``. Returns the p-values (NaN where ``log_hr`` is NaN).
+    """
+    X = _frame(X)
+    t, e, x = _survival_arrays(time, event, X)
+    beta = np.asarray(log_hr, dtype=float)
+    var = np.asarray(se_log_hr, dtype=float) ** 2
+    z, _, _ = standardise(pd.DataFrame(x))
+    w = (~np.isnan(z.to_numpy())).T.astype(float)          # features x samples
+    zt = np.nan_to_num(z.to_numpy(), nan=0.0).T
+    out = np.full(len(beta), np.nan)
+    if not len(t) or not (e != 0).any():
+        return pd.Series(out, index=X.columns, name="ph_p")
+    rs = _RiskSets(t, e)
+    b = np.nan_to_num(beta)[:, None]
+    bz = b * zt
+    c = np.max(np.where(w > 0, bz, -np.inf), axis=1, keepdims=True)
+    c = np.where(np.isfinite(c), c, 0.0)
+    r = w * np.exp(bz - c)
+    s0, s1 = rs.at_risk(r), rs.at_risk(r * zt)
+    e0, e1 = rs.in_events(r), rs.in_events(r * zt)
+    d = rs.in_events(w)
+    mean = np.zeros_like(s0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for k in range(int(d.max()) if d.size else 0):
+            a = np.where(d > k, k / np.where(d > 0, d, 1), 0.0)
+            mean += np.where(d > k, (s1 - a * e1) / (s0 - a * e0), 0.0)
+        mean = mean / d
+    # each event's group among the event times
+    group = np.cumsum(np.r_[True, t[1:] != t[:-1]]) - 1
+    first_of_group = np.flatnonzero(np.r_[True, t[1:] != t[:-1]])
+    event_group = np.full(len(first_of_group), -1)
+    event_group[np.searchsorted(first_of_group, rs.event_starts)] = np.arange(len(rs.times))
+    k_of = event_group[group]                                 # -1 for groups without events
+    is_ev = (e != 0)[None, :] & (w > 0)
+    resid = np.where(is_ev, zt - mean[:, np.maximum(k_of, 0)], 0.0)
+    g = np.cumsum(is_ev, axis=1).astype(float)
+    n_ev = is_ev.sum(axis=1).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gbar = (g * is_ev).sum(axis=1) / n_ev
+        dev = np.where(is_ev, g - gbar[:, None], 0.0)
+        stat = n_ev * var * (dev * resid).sum(axis=1) ** 2 / (dev ** 2).sum(axis=1)
+    out = np.where(np.isfinite(beta), chi2.sf(stat, 1), np.nan)
+    return pd.Series(out, index=X.columns, name="ph_p")

@@ -209,6 +209,7 @@ def survival_table(time: pd.Series, event: pd.Series, scores: pd.DataFrame, *,
     tested = [c for c in in_detail if cox.at[c, "status"] == "ok"]
     aucs = td_auc_table(time, event, scores[tested], n_boot=n_boot, seed=seed,
                         time_unit=time_unit) if td_auc and tested else {}
+    ph = ph_test(time, event, scores[tested], cox.loc[tested]) if tested else {}
     screening = dict.fromkeys(DETAIL_FIELDS, np.nan)
     out = {}
     for col in scores.columns:
@@ -228,8 +229,8 @@ def survival_table(time: pd.Series, event: pd.Series, scores: pd.DataFrame, *,
                            ("km_logrank_p", "km_median_high", "km_median_low")})
         notes = []
         if tier == "detail":
-            fields_d, notes = _detail(time, event, scores[col], k["km_note"], covariates,
-                                      min_events, time_unit)
+            fields_d, notes = _detail(time, event, scores[col], ph[col], k["km_note"],
+                                      covariates, min_events, time_unit)
             fields.update(fields_d)
         else:
             notes = [k["km_note"]]
@@ -238,14 +239,28 @@ def survival_table(time: pd.Series, event: pd.Series, scores: pd.DataFrame, *,
     return out
 
 
-def _detail(time: pd.Series, event: pd.Series, score: pd.Series, km_note: str,
+def ph_test(time: pd.Series, event: pd.Series, scores: pd.DataFrame,
+            cox: pd.DataFrame) -> pd.Series:
+    """Proportional-hazards p of every score's univariate fit (``cox``: ``cox_efron`` rows).
+
+    Schoenfeld residuals, rank time transform: lifelines ``proportional_hazard_test`` as
+    ``univariate_cox`` computes it, for all scores at once
+    (``ferroscope.batchstats.ph_test_rank``, equal to lifelines to 1e-14).
+    """
+    from .batchstats import ph_test_rank
+
+    return ph_test_rank(time, event, scores, cox["log_hr"].to_numpy(float),
+                        cox["se_log_hr"].to_numpy(float))
+
+
+def _detail(time: pd.Series, event: pd.Series, score: pd.Series, ph_p: float, km_note: str,
             covariates: pd.DataFrame | None, min_events: int,
             time_unit: str) -> tuple[dict, list[str]]:
     """Detail-tier statistics of one score with a converged Cox fit: (fields, notes)."""
     df = _clean(time, event, score)
     df["z"] = (df["score"] - df["score"].mean()) / df["score"].std(ddof=1)
     data = df[["time", "event", "z"]]
-    fields: dict = {"ph_p": univariate_cox(data)["ph_p"]}
+    fields: dict = {"ph_p": float(ph_p)}
     notes = []
     if fields["ph_p"] < 0.05:
         split = time_split(data, time_unit)
