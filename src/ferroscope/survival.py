@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 
 import numpy as np
 import pandas as pd
@@ -106,7 +107,7 @@ class SurvivalResult:
         raise AttributeError(name)
 
     def as_dict(self) -> dict:
-        d = asdict(self)
+        d = {f.name: getattr(self, f.name) for f in dataclass_fields(self)}  # asdict deep-copies
         aucs = d.pop("td_auc")
         tier, status, note = d.pop("tier"), d.pop("status"), d.pop("note")
         for t in TD_AUC_MONTHS:
@@ -212,8 +213,9 @@ def survival_table(time: pd.Series, event: pd.Series, scores: pd.DataFrame, *,
     ph = ph_test(time, event, scores[tested], cox.loc[tested]) if tested else {}
     screening = dict.fromkeys(DETAIL_FIELDS, np.nan)
     out = {}
+    cox_rows, km_rows = cox.to_dict("index"), km.to_dict("index")
     for col in scores.columns:
-        row = cox.loc[col]
+        row = cox_rows[col]
         tier = "detail" if col in wanted else "screening"
         base = {"n": int(row["n"]), "events": int(row["events"]), "tier": tier}
         if tier == "screening":
@@ -223,7 +225,7 @@ def survival_table(time: pd.Series, event: pd.Series, scores: pd.DataFrame, *,
             continue
         fields: dict = {**base, **{k: float(row[k]) for k in (
             "log_hr", "se_log_hr", "hr", "ci_low", "ci_high", "p_wald", "p_lr", "c_index")}}
-        k = km.loc[col]
+        k = km_rows[col]
         if not k["km_note"]:
             fields.update({key: float(k[key]) for key in
                            ("km_logrank_p", "km_median_high", "km_median_low")})
