@@ -111,3 +111,22 @@ def test_stale_screening_table_is_refused(tmp_path):
     msg = str(err.value)
     assert "does not match" in msg and "survival_screen" in msg and str(path) in msg
     check_screening(table, table.copy(), path)     # the same table passes
+
+
+def test_response_tiers():
+    from ferroscope.response import auc_test, response_table
+
+    rng = np.random.default_rng(6)
+    n = 120
+    y = pd.Series((rng.uniform(size=n) < 0.4).astype(float))
+    x = pd.DataFrame(rng.normal(size=(n, 3)) + 0.7 * y.to_numpy()[:, None] * [1, 0, 0],
+                     columns=["A", "B", "C"])
+    cov = pd.DataFrame({"age": rng.normal(60, 10, n)})
+    res = response_table(y, x, covariates=cov, detail=["A"])
+    assert res["A"].tier == "detail" and res["B"].tier == "screening"
+    one = auc_test(y, x["A"], covariates=cov).as_dict()
+    assert res["A"].as_dict() == pytest.approx(one, nan_ok=True)
+    b = res["B"].as_dict()
+    assert b["auc"] == auc_test(y, x["B"]).auc
+    for k in ("or_per_sd", "p_logit", "or_adj", "p_adj", "n_adj"):
+        assert np.isnan(b[k]), k
