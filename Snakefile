@@ -9,6 +9,7 @@
 #   response.smk  screening (AUC, DeLong, Mann-Whitney) and detail tier per cohort x method
 #   detail.smk    which sets get the detail tier (q, top p, curated sets)
 #   signatures.smk published risk signatures and LASSO-Cox models (train, freeze, validate)
+#   tissue.smk    tumour vs adjacent non-tumour (cohorts declaring a comparison group)
 #   report.smk    results/statistics.tsv (BH FDR) and the self-contained results/report.html
 #   figures.smk   static PNG/SVG figures beside the report (results/figures/)
 # Config keys: config/README.md. Usable as a Snakemake `module` (README "Using ferroscope as a
@@ -31,6 +32,7 @@ include: "workflow/rules/survival.smk"
 include: "workflow/rules/response.smk"
 include: "workflow/rules/detail.smk"
 include: "workflow/rules/signatures.smk"
+include: "workflow/rules/tissue.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/figures.smk"
 

@@ -91,15 +91,18 @@ def _names(n: int, prefix: str) -> list[str]:
 
 
 def run_ferroscope(method: str, x: np.ndarray, sets: list[np.ndarray]) -> np.ndarray:
-    from ferroscope.scoring import METHODS
+    from ferroscope.scoring import METHODS, settings
 
-    params = {"kcdf": "Gaussian"} if method == "gsva_gaussian" else {}
-    m = METHODS["gsva" if method.startswith("gsva") else method]
+    name = "gsva" if method.startswith("gsva") else method
+    params = ({"kcdf": "Gaussian"} if method == "gsva_gaussian" else
+              {"normalize": False} if method == "ssgsea" else {})
+    m, opts = METHODS[name], settings(name, params)
     if m.single_sample and x.shape[1] > 1000:
-        out = np.hstack([m.func(x[:, s:s + 1000], sets) for s in range(0, x.shape[1], 1000)])
+        out = np.hstack([m.func(x[:, s:s + 1000], sets, opts)
+                         for s in range(0, x.shape[1], 1000)])
     else:
-        out = m.func(x, sets, **params)
-    return m.post(out, {"normalize": False}) if m.post else out
+        out = m.func(x, sets, opts)
+    return m.post(out, opts) if m.post else out
 
 
 def run_floor(method: str, x: np.ndarray, sets: list[np.ndarray]) -> np.ndarray:

@@ -237,12 +237,13 @@ def workflow_run(gmt: Path, n_samples: int, n_genes: int, tmp: Path) -> None:
     sets = read_gmt(gs / "ferroptosis.gmt", aliases) + read_gmt(gmt, aliases)
     genes = {g for s in sets for g in s.genes}
     cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    demo_entry = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())["cohorts"]["demo"]
     cohorts = {}
     for k, seed in enumerate((11, 12)):
         cohort = demo.generate(sets, n_patients=n_samples, n_genes=max(n_genes, len(genes)),
                                seed=seed)
         demo.write(cohort, wd / "data" / f"expr{k}.tsv.gz", wd / "data" / f"clin{k}.tsv")
-        entry = dict(cfg["cohorts"]["demo"], source="local", expression=f"data/expr{k}.tsv.gz",
+        entry = dict(demo_entry, source="local", expression=f"data/expr{k}.tsv.gz",
                      clinical_table=f"data/clin{k}.tsv")
         entry.pop("demo")
         cohorts[f"cohort{k}"] = entry

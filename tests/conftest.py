@@ -34,12 +34,40 @@ def shared_path(*parts: str) -> Path:
     return p
 
 
+def merge_config(base: dict, over: dict) -> dict:
+    """``over`` merged into a copy of ``base`` as Snakemake merges config files: mappings key
+    by key (recursively), every other value (lists too) replaced."""
+    import copy
+
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_config(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def demo_config() -> dict:
+    """The demo run's config: config/config.yaml with config/demo.yaml merged over it (what
+    `make demo`, or a run naming no cohort, uses). config/config.yaml alone holds no cohort."""
+    import yaml
+
+    return merge_config(yaml.safe_load((REPO / "config" / "config.yaml").read_text()),
+                        yaml.safe_load((REPO / "config" / "demo.yaml").read_text()))
+
+
 def make_workdir(tmp: Path, config_text: str | None = None) -> Path:
-    """A working directory holding config/ and resources/genesets/ copied from the repo."""
+    """A working directory holding config/ and resources/genesets/ copied from the repo.
+
+    Without ``config_text`` the shipped config/config.yaml (no cohort: the run is the demo)
+    and config/demo.yaml are copied."""
     (tmp / "config").mkdir(parents=True, exist_ok=True)
     shutil.copytree(REPO / "resources" / "genesets", tmp / "resources" / "genesets")
     text = config_text if config_text is not None else (REPO / "config" / "config.yaml").read_text()
     (tmp / "config" / "config.yaml").write_text(text)
+    if config_text is None:
+        shutil.copy(REPO / "config" / "demo.yaml", tmp / "config" / "demo.yaml")
     return tmp
 
 
@@ -75,7 +103,7 @@ def local_cohort_config(tmp: Path, *, n_patients: int = 60, n_genes: int = 800, 
     if mutate is not None:
         mutate(cohort)
     demo.write(cohort, tmp / "data" / "expr.tsv.gz", tmp / "data" / "clin.tsv")
-    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg = demo_config()
     entry = dict(cfg["cohorts"]["demo"], source="local", expression="data/expr.tsv.gz",
                  clinical_table="data/clin.tsv", **entry_overrides)
     entry.pop("demo")

@@ -216,17 +216,3 @@ def assert_matches_r(data: pd.DataFrame, want: pd.DataFrame) -> None:
             assert ("constant" in g["note"]) == (r["r_status"] == "constant"), f
             assert ("monotone" in g["note"]) == (r["r_status"] == "infinite"), f
 
-
-@pytest.mark.parametrize("ties", [False, True])
-def test_ph_test_equals_lifelines(ties):
-    from ferroscope.batchstats import ph_test_rank
-    from ferroscope.survival import univariate_cox
-
-    time, event, X = survival_data(9, n=180, p=4, ties=ties)
-    cox = cox_efron(time, event, X)
-    got = ph_test_rank(time, event, X, cox["log_hr"], cox["se_log_hr"])
-    for f in X.columns:
-        df = _clean(time, event, X[f])
-        df["z"] = (df["score"] - df["score"].mean()) / df["score"].std(ddof=1)
-        want = univariate_cox(df[["time", "event", "z"]])["ph_p"]
-        assert got[f] == pytest.approx(want, rel=1e-10), f

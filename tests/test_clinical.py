@@ -19,7 +19,7 @@ from ferroscope.errors import FerroscopeError
 from ferroscope.prepare import MISSING_TOKENS, standardise_clinical
 from ferroscope.sources import geo
 
-from .conftest import REPO, local_cohort_config, make_workdir, run_snakemake
+from .conftest import REPO, demo_config, local_cohort_config, make_workdir, run_snakemake
 
 SCHEMAS = REPO / "workflow" / "schemas"
 
@@ -288,7 +288,7 @@ def test_samples_keep_undeclared_value_stops():
 
 @pytest.fixture()
 def cfg():
-    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    return demo_config()
 
 
 def check(cfg):
@@ -369,3 +369,75 @@ def test_response_arm_without_arm_mapping_stops_snakemake_before_any_job(tmp_pat
     assert res.returncode != 0
     assert "cohorts.demo.clinical.arm" in out and "response.arm is 'sorafenib'" in out
     assert "Fix:" in out and "KeyError" not in out and not (wd / "results").exists()
+
+
+# --- file formats of a clinical table (issue 21): delimiter and Excel workbooks -------------
+
+def _files_before(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+@pytest.mark.bad_input
+def test_semicolon_separated_clinical_table_names_the_delimiter(tmp_path):
+    """A .csv exported with semicolons used to stop on "column 'id' ... is not in the table"
+    without the cause; the message now names the delimiter and how to re-export."""
+    from ferroscope.io import read_table
+
+    path = tmp_path / "clinical.csv"
+    table().to_csv(path, sep=";", index=False)
+    before = _files_before(tmp_path)
+    with pytest.raises(FerroscopeError) as err:
+        read_table(path, what="clinical table of cohort x", field="cohorts.x.clinical_table")
+    msg = str(err.value)
+    assert "one column on commas (the delimiter of a .csv file) but 5 columns on semicolons" \
+        in msg and str(path) in msg and "field 'cohorts.x.clinical_table'" in msg
+    assert "Fix: re-export it tab-separated (.tsv) or comma-separated (.csv)" in msg
+    assert _files_before(tmp_path) == before
+
+
+@pytest.mark.bad_input
+def test_excel_clinical_table_is_read_with_the_same_checks(tmp_path):
+    """A clinical .xlsx (used to stop with "not UTF-8 ... iconv") is read: first sheet or the
+    one named, giving the same standard table as the same data as TSV; the sheet read is
+    recorded; a repeated column name in the header row still stops."""
+    from ferroscope.io import read_table
+
+    df = table()
+    df.loc[3, "days"] = np.nan                     # an empty cell stays missing
+    df.to_csv(tmp_path / "clinical.tsv", sep="\t", index=False)
+    with pd.ExcelWriter(tmp_path / "clinical.xlsx") as xl:
+        pd.DataFrame({"note": ["read me first"]}).to_excel(xl, sheet_name="README", index=False)
+        df.to_excel(xl, sheet_name="patients", index=False)
+    mapping = {"sample_id": "id", **OS, "response": RESPONSE}
+    text = read_table(tmp_path / "clinical.tsv", what="t")
+    book = read_table(tmp_path / "clinical.xlsx", what="t", sheet="patients")
+    assert book.attrs["workbook"] == "sheet 'patients' (2 of 2) of the workbook"
+    pd.testing.assert_frame_equal(book, text)
+    pd.testing.assert_frame_equal(
+        standardise_clinical(book, mapping, source="x.xlsx", cohort="x"),
+        standardise_clinical(text, mapping, source="x.tsv", cohort="x"))
+    assert "note" in read_table(tmp_path / "clinical.xlsx", what="t").columns  # first sheet
+    with pytest.raises(FerroscopeError, match=r"sheet 'pts' is not in the workbook \(sheets: "
+                                              r"'README', 'patients'\)"):
+        read_table(tmp_path / "clinical.xlsx", what="t", sheet="pts")
+    dup = df.rename(columns={"resp": "days"})
+    dup.to_excel(tmp_path / "dup.xlsx", index=False)
+    with pytest.raises(FerroscopeError, match="'days' appears twice"):
+        read_table(tmp_path / "dup.xlsx", what="t")
+
+
+def test_workbooks_that_are_not_read_are_named_with_the_fix(tmp_path):
+    from ferroscope.io import read_table
+    from ferroscope.prepare import read_expression
+
+    old = tmp_path / "clinical.xls"
+    old.write_bytes(b"\xd0\xcf\x11\xe0" + b"\0" * 512)      # an OLE2 (.xls) file
+    with pytest.raises(FerroscopeError, match="old Excel .xls workbook.*Fix: open it in Excel"):
+        read_table(old, what="clinical table")
+    table().to_excel(tmp_path / "expr.xlsx", index=False)
+    with pytest.raises(FerroscopeError, match="is an Excel workbook.*Fix: export the sheet as "
+                                              "tab-separated text"):
+        read_expression(str(tmp_path / "expr.xlsx"))
+    # a workbook renamed .tsv is recognised by its content
+    (tmp_path / "expr.xlsx").rename(tmp_path / "clin.tsv")
+    assert list(read_table(tmp_path / "clin.tsv", what="t").columns) == list(table().columns)

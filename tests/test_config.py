@@ -12,14 +12,14 @@ import yaml
 from ferroscope.config import validate_config
 from ferroscope.errors import FerroscopeError
 
-from .conftest import REPO, make_workdir, run_snakemake
+from .conftest import REPO, demo_config, make_workdir, run_snakemake
 
 SCHEMAS = REPO / "workflow" / "schemas"
 
 
 @pytest.fixture()
 def cfg():
-    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    return demo_config()
 
 
 def check(cfg):
@@ -180,7 +180,7 @@ def geo_cohort(cfg, **changes):
                              "symbol_column": "Gene symbol"},
              "clinical": copy.deepcopy(cfg["cohorts"]["demo"]["clinical"])}
     entry.update(changes)
-    cfg["cohorts"]["geo1"] = {k: v for k, v in entry.items() if v is not None}
+    cfg["cohorts"] = {"geo1": {k: v for k, v in entry.items() if v is not None}}
     return cfg
 
 
@@ -231,3 +231,90 @@ def test_tcga_cohort_needs_its_project(cfg):
     with pytest.raises(FerroscopeError, match=r"cohorts\.t\.project'.*a tcga cohort needs this "
                                               r"key.*sources/tcga\.schema\.yaml"):
         check(cfg)
+
+
+def _user_config(tmp_path):
+    """A user's --configfile naming only their own local cohort (a small synthetic one)."""
+    from .conftest import local_cohort_config
+
+    entry = yaml.safe_load(local_cohort_config(tmp_path))["cohorts"]["local"]
+    return yaml.safe_dump({"cohorts": {"mine": entry}})
+
+
+def test_user_configfile_runs_only_the_users_cohorts(tmp_path):
+    """`snakemake --configfile my.yaml` merges into config/config.yaml, which ships no cohort,
+    model or demo signature: the jobs are the user's cohort's only (issue 21)."""
+    wd = make_workdir(tmp_path)
+    (wd / "my.yaml").write_text(_user_config(wd))
+    res = run_snakemake(wd, "-n", "--configfile", str(wd / "my.yaml"))
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-3000:]
+    cohorts = set(re.findall(r"cohort=([A-Za-z0-9_.-]+)", out))
+    assert cohorts == {"mine"}
+    assert "demo_null" not in out and "DEMO_LASSO" not in out and "risk_model" not in out
+    assert "running the synthetic demo" not in out
+    # the shipped config itself names no cohort; the demo's pieces live in config/demo.yaml
+    shipped = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    assert "cohorts" not in shipped and "models" not in shipped
+    assert not any("demo" in f for f in shipped["signatures"]["files"])
+
+
+@pytest.mark.bad_input
+def test_demo_beside_a_users_cohort_stops_through_the_workflow(tmp_path):
+    """A user who adds their cohort to the demo's config (or passes both files) would pool
+    synthetic with real data and validate the demo's model on real patients: the run stops
+    before any job, naming the demo cohorts, and writes nothing."""
+    wd = make_workdir(tmp_path)
+    (wd / "my.yaml").write_text(_user_config(wd))
+    res = run_snakemake(wd, "-n", "--configfile", str(wd / "config" / "demo.yaml"),
+                        str(wd / "my.yaml"))
+    out = res.stdout + res.stderr
+    assert res.returncode != 0
+    assert "synthetic demo cohort(s) demo, demo_validation would run beside mine" in out
+    assert "Fix: remove the demo cohorts from your config" in out and "allow_demo_mix" in out
+    assert "Job stats" not in out and not (wd / "results").exists()
+
+
+def test_demo_mix_runs_when_asked_for(cfg):
+    cfg["cohorts"]["mine"] = copy.deepcopy(cfg["cohorts"]["demo_validation"])
+    cfg["cohorts"]["mine"].update(source="local", expression="config/config.yaml",
+                                  clinical_table="config/config.yaml")
+    cfg["cohorts"]["mine"].pop("demo")
+    with pytest.raises(FerroscopeError, match="allow_demo_mix"):
+        check(cfg)
+    cfg["allow_demo_mix"] = True
+    assert set(check(cfg)["cohorts"]) == {"demo", "demo_validation", "mine"}
+
+
+@pytest.mark.bad_input
+def test_expression_limit_without_a_reason_fails_validation(cfg):
+    cfg["cohorts"]["demo"]["expression_limits"] = {"max": 40}
+    with pytest.raises(FerroscopeError) as err:
+        check(cfg)
+    msg = str(err.value)
+    assert "cohorts.demo.expression_limits.reason" in msg and "Fix: add the key" in msg
+    cfg["cohorts"]["demo"]["expression_limits"] = {"max": 40, "reason": "  "}
+    with pytest.raises(FerroscopeError, match=r"expression_limits\.reason"):
+        check(cfg)
+    cfg["cohorts"]["demo"]["expression_limits"] = {"max": 40, "reason": "spike-ins at 2^35"}
+    assert check(cfg)["cohorts"]["demo"]["expression_limits"]["max"] == 40
+
+
+@pytest.mark.bad_input
+def test_unknown_gsva_kcdf_lists_every_accepted_value():
+    """A misspelt kcdf given to the API (the config schema's enum catches it in config) is
+    refused, naming every accepted value: auto, none, Gaussian and Poisson."""
+    import numpy as np
+    import pandas as pd
+
+    from ferroscope.genesets import GeneSet
+    from ferroscope.scoring import score_sets
+
+    rng = np.random.default_rng(0)
+    expr = pd.DataFrame(rng.normal(size=(20, 10)), index=[f"G{i}" for i in range(20)])
+    sets = [GeneSet("S", tuple(f"G{i}" for i in range(5)))]
+    with pytest.raises((ValueError, FerroscopeError)) as err:
+        score_sets(expr, sets, "gsva", params={"kcdf": "gaussian"})
+    msg = str(err.value)
+    assert "'gaussian'" in msg
+    assert all(v in msg for v in ("auto", "none", "Gaussian", "Poisson")), msg

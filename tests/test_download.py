@@ -26,7 +26,7 @@ from ferroscope.download import Limits, fetch, manifest_path
 from ferroscope.errors import FerroscopeError
 from ferroscope.logs import step_logging
 
-from .conftest import REPO, shared_path
+from .conftest import REPO, demo_config, shared_path
 from .mirror import MATRIX, TABLE, Mirror, build_host
 
 FAST = Limits(retries=5, backoff_seconds=0.01, timeout_seconds=5, deadline_seconds=30,
@@ -231,7 +231,7 @@ def test_progress_lines_reach_the_rule_log_during_a_slow_download(mirror, tmp_pa
     ("ftp://ftp.ncbi.nlm.nih.gov/geo", "unsupported scheme 'ftp'"),
 ])
 def test_mirror_url_is_checked_with_the_config(tmp_path, url, problem):
-    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg = demo_config()
     cfg["mirrors"] = {"geo": url}
     with pytest.raises(FerroscopeError) as err:
         validate_config(cfg, schema_dir=REPO / "workflow" / "schemas", base_dir=REPO)

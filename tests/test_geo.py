@@ -280,3 +280,106 @@ def test_gpl3921_samples_from_real_annotations_select_225_tumours(tmp_path):
     assert len(kept) == 225
     assert int(clin["Survival.months"].notna().sum()) == 221
     assert int(clin["Survival.status"].sum()) == 85
+
+
+# ------------------------------------------------------------------------------------------
+# the public GSE14520_GPL571 entry, verbatim, end to end through a loopback mirror of the
+# real files: series matrix, the real GSE14520_Extra_Supplement.txt.gz, and a GPL571.annot.gz
+# written (GEO .annot layout) from the derived probe -> symbol table
+
+SEED_GENES = ("SLC7A11", "GPX4", "STIM1", "KDELR3")
+
+
+def write_annot(src, dest) -> None:
+    """A GEO ``.annot.gz`` (header lines, ``!platform_table_begin``, ID / Gene symbol table)."""
+    table = pd.read_csv(src, sep="\t", dtype=str)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(dest, "wt") as fh:
+        fh.write("^Annotation\n!Annotation_platform = GPL571\n#ID = probe set\n"
+                 "#Gene symbol = gene symbol\n!platform_table_begin\nID\tGene symbol\n")
+        for probe, sym in zip(table["ID"], table["symbol"].fillna(""), strict=True):
+            fh.write(f"{probe}\t{sym}\n")
+        fh.write("!platform_table_end\n")
+
+
+@pytest.fixture()
+def public_gpl571_mirror(tmp_path):
+    root = tmp_path / "host"
+    series = root / "series" / "GSE14nnn" / "GSE14520"
+    for rel, name in (("matrix", "GSE14520-GPL571_series_matrix.txt.gz"),
+                      ("suppl", "GSE14520_Extra_Supplement.txt.gz")):
+        (series / rel).mkdir(parents=True, exist_ok=True)
+        shutil.copy(shared_path("cohorts", "GSE14520", name), series / rel / name)
+    write_annot(shared_path("platforms-reference", "derived_GPL571_probe2symbol_idmap2.tsv"),
+                root / "platforms" / "GPLnnn" / "GPL571" / "annot" / "GPL571.annot.gz")
+    with Mirror(root) as m:
+        yield m
+
+
+@pytest.mark.slow
+def test_public_gse14520_gpl571_tumour_vs_nontumour_end_to_end(public_gpl571_mirror, tmp_path,
+                                                                capsys):
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    public = yaml.safe_load((REPO / "config" / "public_cohorts.yaml").read_text())["cohorts"]
+    cfg["mirrors"] = {"geo": public_gpl571_mirror.url}
+    cfg["cohorts"] = {"GSE14520_GPL571": public["GSE14520_GPL571"]}
+    cfg.pop("models", None)
+    wd = make_workdir(tmp_path / "wd", yaml.safe_dump(cfg))
+    res = run_snakemake(wd, "results/report.html")
+    assert res.returncode == 0, res.stderr[-4000:]
+    # tumours: exactly as without the comparison
+    adata = ad.read_h5ad(wd / "results" / "GSE14520_GPL571" / "prepared.h5ad")
+    assert adata.n_obs == 22 and adata.n_vars == 12548
+    assert int(adata.obs["os_time_months"].notna().sum()) == 21
+    assert int(adata.obs["os_event"].sum()) == 11
+    assert "ferroscope_tissue" not in adata.obs
+    keep = json.loads(adata.uns["clinical_mapping"])[0]
+    assert keep["kept"] == 22 and keep["excluded"] == 21
+    # tumours and non-tumours together, 19 pairs
+    both = ad.read_h5ad(wd / "results" / "GSE14520_GPL571" / "tissue" / "prepared.h5ad")
+    assert both.obs["ferroscope_tissue"].value_counts().to_dict() == {"tumour": 22,
+                                                                      "non_tumour": 19}
+    assert json.loads(both.uns["clinical_mapping"])[0]["pairs"] == 19
+    stats = pd.read_csv(wd / "results" / "statistics.tsv", sep="\t")
+    tissue = stats[stats["analysis"] == "tumour_vs_nontumour"]
+    assert (tissue["test"] == "signed_rank").all() and (tissue["n"] == 19).all()
+    gsh = tissue[(tissue["set"] == "FERROPTOSIS_DEFENCE_GSH")
+                 & (tissue["method"] == cfg["scoring"]["primary"])].iloc[0]
+    genes = tissue[tissue["method"] == "expression"].set_index("gene")
+    assert set(SEED_GENES) <= set(genes.index)
+    with capsys.disabled():  # the numbers quoted in the closing note of issue 18
+        cols = ["estimate", "ci_low", "ci_high", "p", "n"]
+        print("\nGSE14520_GPL571 tumour - non-tumour (paired Wilcoxon, HL [95% CI], p, pairs)")
+        print(f"FERROPTOSIS_DEFENCE_GSH ({gsh['method']}):", gsh[cols].to_dict())
+        for g in SEED_GENES:
+            print(g, genes.loc[g, cols].to_dict())
+    report = (wd / "results" / "report.html").read_text()
+    assert 'id="tissue"' in report and "scored together" in report
+
+
+def test_gpl571_comparison_group_pairs_19_by_supplement_id(gpl571):
+    supplement = pd.read_csv(shared_path("cohorts", "GSE14520", "GSE14520_Extra_Supplement.txt.gz"),
+                             sep="\t")
+    entry = yaml.safe_load((REPO / "config" / "public_cohorts.yaml").read_text())[
+        "cohorts"]["GSE14520_GPL571"]["samples"]
+    tumours = geo.select_samples(gpl571, entry["keep"], "matrix")
+    normals = geo.select_comparison(gpl571, entry["compare"], entry["keep"], "matrix")
+    assert len(tumours) == 22 and len(normals) == 19
+    clin = geo.clinical_table(gpl571, tumours + normals, supplement, "Affy_GSM", "sup")
+    marked = geo.mark_comparison(clin, normals, entry["pair_by"], "sup")
+    from ferroscope.tissue import compare_record
+
+    assert compare_record(marked, "tissue") == {
+        "mapping": "samples.compare", "column": "tissue", "kept": 19, "dropped": 0,
+        "tumours": 22, "pairs": 19}
+
+
+@pytest.mark.bad_input
+def test_comparison_value_matching_nothing_is_named(gpl571):
+    with pytest.raises(FerroscopeError, match=r"'Liver Normal'.*samples.compare.values.*"
+                                              r"Observed values.*'Liver Non-Tumor Tissue' 19"):
+        geo.select_comparison(gpl571, {"characteristic": "tissue", "values": ["Liver Normal"]},
+                              TUMOUR, "matrix")
+    with pytest.raises(FerroscopeError, match="both tumours"):
+        geo.select_comparison(gpl571, {"characteristic": "Tissue",
+                                       "values": ["Liver Tumor Tissue"]}, TUMOUR, "matrix")

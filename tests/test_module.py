@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from .conftest import REPO, SNAKEMAKE, local_cohort_config
+from .conftest import REPO, SNAKEMAKE, demo_config, local_cohort_config
 
 MODULE_SNAKEFILE = """\
 configfile: "config/config.yaml"
@@ -82,7 +82,7 @@ def test_shipped_gene_sets_are_used_only_when_the_working_folder_has_none(tmp_pa
     from ferroscope.config import validate_config
     from ferroscope.errors import FerroscopeError
 
-    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg = demo_config()
     schemas = REPO / "workflow" / "schemas"
     out = validate_config(cfg, schema_dir=schemas, base_dir=tmp_path, workflow_dir=REPO)
     assert out["genesets"]["gmt"] == str(REPO / "resources" / "genesets" / "ferroptosis.gmt")

@@ -121,7 +121,7 @@ def test_meta_analysis_is_dersimonian_laird(eff):
     t = pd.DataFrame({"cohort": list("abcd"), "method": "m", "set": "S", "endpoint": "os",
                       "analysis": "cox_hr_per_sd", "status": "ok", "log_hr": eff,
                       "se_log_hr": se, "n": 100, "estimate": np.exp(eff)})
-    (r,) = meta_analyse(t).to_dict("records")
+    (r,) = meta_analyse(t, "dl").to_dict("records")
     mean, sd, tau2, i2 = dersimonian_laird(eff, se)
     assert r["log_hr"] == pytest.approx(mean, abs=1e-12)
     assert r["se_log_hr"] == pytest.approx(sd, abs=1e-12)

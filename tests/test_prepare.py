@@ -7,10 +7,7 @@ import pandas as pd
 import pytest
 
 from ferroscope.errors import FerroscopeError
-from ferroscope.genesets import AliasTable
 from ferroscope.prepare import build_anndata, harmonise_expression, standardise_clinical
-
-ALIASES = AliasTable({"FSP1": "AIFM2", "NRF2": "NFE2L2"})
 
 MAPPING = {
     "sample_id": "id",
@@ -32,7 +29,7 @@ def clinical(**over):
 def test_names_kept_duplicates_and_log2_detection():
     raw = pd.DataFrame([[100.0, 300.0], [10.0, 11.0], [1.0, 900.0], [5.0, 5.0], [7.0, 7.0]],
                        index=["FSP1", "GPX4", "GPX4", "", "NRF2"], columns=["a", "b"])
-    expr, notes = harmonise_expression(raw, ALIASES)
+    expr, notes = harmonise_expression(raw)
     assert notes.log_transformed and notes.scale_detected.startswith("linear")
     assert notes.scale == "linear"
     # matrix rows keep their own names: aliases map set members to rows, never the reverse
@@ -45,7 +42,7 @@ def test_names_kept_duplicates_and_log2_detection():
 
 def test_log_scale_is_left_alone():
     raw = pd.DataFrame([[7.0, 8.5], [3.0, 12.0]], index=["A", "B"], columns=["a", "b"])
-    expr, notes = harmonise_expression(raw, ALIASES)
+    expr, notes = harmonise_expression(raw)
     assert not notes.log_transformed
     pd.testing.assert_frame_equal(expr, raw.rename_axis("gene"))
 
@@ -54,7 +51,7 @@ def test_log_scale_is_left_alone():
 def test_duplicated_sample_column_is_named():
     raw = pd.DataFrame([[1.0, 2.0]], index=["A"], columns=["s1", "s1"])
     with pytest.raises(FerroscopeError, match="sample id 's1' appears twice"):
-        harmonise_expression(raw, ALIASES, source="m.tsv")
+        harmonise_expression(raw, source="m.tsv")
 
 
 def test_clinical_standardised_to_months_and_codes():
@@ -271,3 +268,133 @@ def test_duplicated_sample_column_stops_the_workflow_naming_the_input(tmp_path):
     assert "Fix: give every column a unique name" in log
     assert not [p for p in (wd / "results").rglob("*") if p.is_file()] \
         if (wd / "results").exists() else True
+
+
+def _log2_matrix(rng, genes=30, samples=8):
+    return pd.DataFrame(rng.normal(8.0, 1.5, (genes, samples)),
+                        index=[f"G{i}" for i in range(genes)],
+                        columns=[f"P{j:03d}" for j in range(samples)])
+
+
+@pytest.mark.bad_input
+def test_impossible_value_on_the_declared_scale_stops():
+    """Issue 21: one cell of 1e300 in a matrix declared log2 used to run (and move a hazard
+    ratio); 2^30 is a billion-fold intensity, so the run stops naming the cell and the fix."""
+    raw = _log2_matrix(np.random.default_rng(1))
+    raw.loc["G7", "P003"] = 1e300
+    with pytest.raises(FerroscopeError) as err:
+        harmonise_expression(raw, scale="log2", source="expr.tsv", cohort="mine")
+    msg = str(err.value)
+    assert "1 value(s) lie outside the plausible range of the log2 scale (declared" in msg
+    assert "-30 to 30" in msg and "(gene 'G7', sample 'P003': 1e+300)" in msg
+    assert "expr.tsv" in msg and "field 'cohorts.mine.expression_scale'" in msg
+    fix = msg.split("Fix:", 1)[1]
+    assert "set cohorts.mine.expression_scale" in fix and "corrupted" in fix
+    assert "cohorts.mine.expression_limits" in fix
+
+
+def test_plausible_ranges_per_scale_detected_or_declared_and_limits_with_a_reason():
+    rng = np.random.default_rng(2)
+    # detected log2 (one huge cell leaves the 99th percentile alone): stops, saying "detected"
+    raw = _log2_matrix(rng)
+    raw.iloc[0, 0] = 1e300
+    with pytest.raises(FerroscopeError, match=r"log2 scale \(detected: 99th percentile"):
+        harmonise_expression(raw)
+    # a -9999 sentinel on the log2 scale is below the floor
+    raw = _log2_matrix(rng)
+    raw.iloc[2, 1] = -9999.0
+    with pytest.raises(FerroscopeError, match=r"gene 'G2', sample 'P001': -9999"):
+        harmonise_expression(raw, scale="log2")
+    # linear: above 2^30 stops (after log2(x + 1) that is more than 30)
+    lin = 2.0 ** _log2_matrix(rng)
+    lin.iloc[1, 1] = 2.0e9
+    with pytest.raises(FerroscopeError, match=r"linear scale .*0 to 1\.07374e\+09"):
+        harmonise_expression(lin, scale="linear")
+    # log_ratio: a 2^25-fold change is implausible
+    ratio = _log2_matrix(rng) - 8.0
+    ratio.iloc[3, 2] = 25.0
+    with pytest.raises(FerroscopeError, match=r"log_ratio scale .*-20 to 20.*: 25\)"):
+        harmonise_expression(ratio, scale="log_ratio")
+    # the edges are allowed; a wider limit (given with a reason) lets a value through, noted
+    ok = _log2_matrix(rng)
+    ok.iloc[0, 0], ok.iloc[1, 0] = 30.0, -30.0
+    _, notes = harmonise_expression(ok, scale="log2")
+    assert notes.plausible_range == "-30 to 30 (log2 default)"
+    ok.iloc[0, 0] = 35.0
+    limits = {"max": 40, "reason": "spike-in controls at 2^35"}
+    expr, notes = harmonise_expression(ok, scale="log2", limits=limits)
+    assert expr.iloc[0, 0] == 35.0
+    assert notes.plausible_range == "-30 to 40 (expression_limits: spike-in controls at 2^35)"
+
+
+def _id_case(expr_ids, clin_ids):
+    rng = np.random.default_rng(4)
+    expr = pd.DataFrame(rng.normal(8, 1, (3, len(expr_ids))), index=["A", "B", "C"],
+                        columns=expr_ids)
+    clin = pd.DataFrame({"id": clin_ids, "days": np.arange(len(clin_ids)) * 100.0 + 50,
+                         "status": ["Dead", "Alive"] * (len(clin_ids) // 2) + ["Dead"]
+                         * (len(clin_ids) % 2)})
+    mapping = {k: MAPPING[k] for k in ("sample_id", "os_time", "os_event")}
+    return expr, standardise_clinical(clin, mapping, source="c.tsv", cohort="x")
+
+
+@pytest.mark.bad_input
+def test_matrix_ids_with_surrounding_whitespace_are_stripped_and_said(caplog):
+    """Issue 21: "P001 " in the matrix header lost its outcome; now stripped (as clinical ids
+    are), said in the log and the notes, and the clinical rows without a matrix column are
+    counted beside the matrix columns without a clinical row."""
+    ids = ["P000", "P001", "P002", "P003"]
+    expr, clin = _id_case([i + " " if n % 2 else i for n, i in enumerate(ids)], ids + ["P009"])
+    out, notes = harmonise_expression(expr, scale="log2", source="expr.tsv")
+    assert notes.sample_ids_stripped == ["P001 ", "P003 "]
+    assert "surrounding whitespace stripped from 2 sample id(s)" in caplog.text
+    adata = build_anndata(out, clin, notes, cohort="x", source="c.tsv", provenance={})
+    assert list(adata.obs_names) == ids
+    clean = clin.set_index("sample_id").loc[ids, "os_time_months"].to_numpy()
+    np.testing.assert_array_equal(adata.obs["os_time_months"].to_numpy(), clean)
+    assert notes.samples_without_clinical == [] and notes.clinical_without_expression == 1
+
+
+@pytest.mark.bad_input
+def test_ids_that_match_only_after_case_folding_are_listed_with_the_rule():
+    expr, clin = _id_case(["p000", "P001", "p002"], ["P000", "P001", "P002"])
+    out, notes = harmonise_expression(expr, scale="log2")
+    with pytest.raises(FerroscopeError) as err:
+        build_anndata(out, clin, notes, cohort="x", source="c.tsv", provenance={})
+    msg = str(err.value)
+    assert "2 matrix column(s) have no clinical row but would match one after case folding: " \
+           "'p000' ~ 'P000', 'p002' ~ 'P002' (1 ids match exactly" in msg
+    assert "field 'cohorts.x.clinical.sample_id'" in msg and "Fix: write the ids" in msg
+
+
+def test_near_matches_by_prefix_or_suffix_name_the_affix():
+    from ferroscope.prepare import near_matches
+
+    assert near_matches(["GSM1_P1", "GSM1_P2"], ["P1", "P2", "P3"]) == (
+        "after removing the prefix 'GSM1_' of the matrix ids",
+        [("GSM1_P1", "P1"), ("GSM1_P2", "P2")])
+    assert near_matches(["P1", "P2"], ["P1.CEL", "P2.CEL"]) == (
+        "after removing the suffix '.CEL' of the clinical ids", [("P1", "P1.CEL"),
+                                                                ("P2", "P2.CEL")])
+    assert near_matches(["X1"], ["Y2"]) is None and near_matches([], ["a"]) is None
+
+
+def test_prepared_uns_is_written_and_read_through_one_dataclass(tmp_path):
+    """The h5ad `uns` contract (issue 20): build_anndata writes every field of PreparedUns,
+    read back equal from the file; absent optional fields default, required ones are named."""
+    from ferroscope.checks import read_h5ad
+    from ferroscope.prepare import write_h5ad
+    from ferroscope.uns import PreparedUns
+
+    expr, clin = _id_case(["P000", "P001"], ["P000", "P001"])
+    out, notes = harmonise_expression(expr, scale="log2")
+    mapping = [{"mapping": "os_event", "column": "status", "kept": 2, "dropped": 0}]
+    adata = build_anndata(out, clin, notes, cohort="x", source="c.tsv",
+                          provenance={"inputs": []}, clinical_mapping=mapping,
+                          description="d <b>", platform="GPL1")
+    write_h5ad(adata, str(tmp_path / "p.h5ad"))
+    back = PreparedUns.read(read_h5ad(tmp_path / "p.h5ad").uns)
+    assert back == PreparedUns("x", notes.as_dict(), {"inputs": []}, mapping, "d <b>", "GPL1")
+    core = {"cohort": "y", "prepare": "{}", "provenance": "{}"}
+    assert PreparedUns.read(core) == PreparedUns("y", {}, {})
+    assert PreparedUns.missing({"cohort": "y"}) == ["prepare", "provenance"]

@@ -5,6 +5,10 @@ R 2.0's C code has two known missing-value bugs that the cases avoid rather than
 row_d_naprop/row_d_narm read one value past a gene's row (the next gene's first sample), so no
 missing cell is put in the first sample; and with maxDiff = FALSE R picks the wrong rows when
 some scores are NA, so the missing-value cases use maxDiff = TRUE (the default).
+
+R's outputs are frozen in tests/golden/r2x_*.tsv (rewritten by the live test with
+``FERROSCOPE_REGEN_GOLDEN=1``, see tests/rgolden.py); the golden test below runs in the fast
+lane without R or ../shared and checks the same cases with the same tolerance.
 """
 
 from __future__ import annotations
@@ -16,10 +20,8 @@ import pytest
 from ferroscope.genesets import GeneSet
 from ferroscope.scoring import score_sets
 
-from . import gsva2ref
+from . import gsva2ref, rgolden
 from .gsva2ref import Case, max_diff
-
-pytestmark = pytest.mark.shared
 
 TOL = 1e-10
 
@@ -110,6 +112,7 @@ def reference(tmp_path_factory):
     return pairs, gsva2ref.run([c for c, _ in pairs], root / "cases", lib)
 
 
+@pytest.mark.shared
 def test_harness_equals_gsva_146_with_gaussian_kernel(reference):
     _, r = reference
     d = max_diff(r["check_2x"], r["check_146"])
@@ -122,15 +125,33 @@ CASES = ["auto_ecdf", "auto_ecdf_tied", "none_forced", "auto_gaussian", "auto_po
          "ssgsea_narm", "ssgsea_everything"]
 
 
+def _check(case: Case, call: dict, want: pd.DataFrame) -> float:
+    call = dict(call)
+    got = score_sets(case.expr, case.sets, call.pop("method", "gsva"), **call)
+    d = max_diff(got, want)
+    assert d < TOL, f"{case.name}: max |ferroscope - R 2.x| = {d:.2e}"
+    if case.name.endswith(("narm", "everything")):
+        assert want.isna().to_numpy().any(), "the case should produce NA scores"
+    return d
+
+
+@pytest.mark.shared
 @pytest.mark.parametrize("name", CASES)
 def test_ferroscope_equals_gsva_2x(reference, name):
     pairs, r = reference
     case, call = next((c, k) for c, k in pairs if c.name == name)
-    call = dict(call)
-    got = score_sets(case.expr, case.sets, call.pop("method", "gsva"), **call)
     want = r[name]
-    d = max_diff(got, want)
+    if rgolden.REGEN:
+        rgolden.write(f"r2x_{name}", want, f"R GSVA 2.0 (c0c20e4) {case.fun}({case.args})",
+                      rgolden.digest(case.expr, case.raw_sets or case.sets))
+    d = _check(case, call, want)
     print(f"{name}: max |ferroscope - R 2.x| = {d:.2e}, NA scores {int(want.isna().sum().sum())}")
-    assert d < TOL
-    if name.endswith(("narm", "everything")):
-        assert want.isna().to_numpy().any(), "the case should produce NA scores"
+
+
+def test_ferroscope_equals_frozen_gsva_2x():
+    """Every case against R 2.x's frozen scores (no R, no ../shared needed)."""
+    pairs = {c.name: (c, k) for c, k in _cases()}
+    for name in CASES:
+        case, call = pairs[name]
+        _check(case, call, rgolden.read(f"r2x_{name}",
+                                        rgolden.digest(case.expr, case.raw_sets or case.sets)))

@@ -168,6 +168,9 @@ def test_methods_section_lists_each_methods_declared_summary_and_reference():
     from ferroscope.report import method_table
     from ferroscope.scoring import gsva
 
-    rows = method_table(["mean_z", "gsva", "nope"])
+    rows = method_table(["mean_z", "gsva"])
     assert [r["name"] for r in rows] == ["mean_z", "gsva"]
     assert rows[1]["summary"] == gsva.METHOD.summary and "Hänzelmann" in rows[1]["reference"]
+    with pytest.raises(FerroscopeError, match="unknown scoring method 'nope'") as err:
+        method_table(["mean_z", "nope"])  # not dropped in silence
+    assert "ssgsea" in str(err.value)

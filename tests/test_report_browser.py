@@ -8,9 +8,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-import yaml
 
-from .conftest import run_snakemake
+from .conftest import demo_config, run_snakemake
 
 pytestmark = pytest.mark.slow
 CHROMIUM = "/usr/bin/chromium"
@@ -51,7 +50,7 @@ def test_demo_report_renders_offline(browser, demo_run, tmp_path_factory):
         timeout=30000)
     # every figure rendered: forests (OS, AUC) per method; KM + heatmap per cohort;
     # response box + ROC per cohort with response labels (counted from the run's config)
-    cfg = yaml.safe_load((demo_run / "config" / "config.yaml").read_text())
+    cfg = demo_config()
     cohorts = cfg["cohorts"]
     n_response = sum(1 for c in cohorts.values() if c.get("clinical", {}).get("response"))
     expected = 2 * len(cfg["scoring"]["methods"]) + 2 * len(cohorts) + 2 * n_response

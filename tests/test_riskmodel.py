@@ -47,7 +47,7 @@ def test_folds_are_balanced_and_seeded():
 def test_training_recovers_planted_genes_and_freezes():
     expr, time, event = planted(2)
     m = riskmodel.train_coxnet(expr, time, event, name="M", cohort="train",
-                               universe=list(expr.index), n_folds=5, seed=3,
+                               universe=list(expr.index), n_folds=5, cv_repeats=2, seed=3,
                                select="lambda_1se")
     assert m.coefficients["G0"] > 0 and m.coefficients["G1"] < 0
     assert m.lambda_1se > m.lambda_min
@@ -123,3 +123,197 @@ def test_unknown_universe_set_is_named(tmp_path):
     assert "NOPE" in msg and "field 'models.M.universe'" in msg and "Fix:" in msg
     assert riskmodel.model_universe(sets, "curated", model="M", gmt="x.gmt") == ["G1", "G2"]
     assert not list(tmp_path.iterdir())
+
+
+# --- one home of the defaults; misspelt settings stop with the allowed values ---
+
+def test_schema_defaults_equal_model_settings():
+    import dataclasses
+
+    import yaml
+
+    from .conftest import REPO
+
+    schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+    props = schema["properties"]["models"]["additionalProperties"]["properties"]
+    fields = {f.name: f.default for f in dataclasses.fields(riskmodel.ModelSettings)}
+    assert set(props) == set(fields)                     # every setting in both homes
+    for key, default in fields.items():
+        if key == "cohort":                              # required, no default
+            assert "default" not in props[key]
+            continue
+        assert props[key]["default"] == default, key
+    # train_coxnet's keyword defaults are the same ones
+    import inspect
+
+    sig = inspect.signature(riskmodel.train_coxnet).parameters
+    for arg, key in (("l1_ratio", "l1_ratio"), ("n_folds", "folds"), ("cv_repeats", "cv_repeats"),
+                     ("seed", "seed"), ("select", "select"), ("cutpoint", "cutpoint"),
+                     ("validation_scaling", "validation_scaling"), ("endpoint", "endpoint")):
+        assert sig[arg].default == fields[key], arg
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize("key,value,allowed", [
+    ("select", "lambda_max", "lambda_min, lambda_1se"),
+    ("cutpoint", "mean", "median, {quantile: q}"),
+    ("cutpoint", {"quantile": 1.5}, "{quantile: q} with 0 < q < 1"),
+    ("validation_scaling", "global", "within_cohort, training"),
+    ("cv_repeats", 0, "integer >= 1"),
+])
+def test_unknown_model_setting_stops_with_the_allowed_values(tmp_path, key, value, allowed):
+    with pytest.raises(FerroscopeError) as err:
+        riskmodel.ModelSettings.from_config("M", {"cohort": "c", key: value})
+    msg = str(err.value)
+    assert f"field 'models.M.{key}'" in msg and allowed in msg and "Fix:" in msg
+    expr, time, event = planted(6, n=60)
+    with pytest.raises(FerroscopeError):                 # the package refuses it too
+        riskmodel.train_coxnet(expr, time, event, name="M", cohort="c",
+                               universe=list(expr.index), **{
+                                   {"folds": "n_folds"}.get(key, key): value})
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.bad_input
+def test_misspelt_cutpoint_stops_the_workflow_before_any_job(tmp_path):
+    import yaml
+
+    from .conftest import demo_config, make_workdir, run_snakemake
+
+    cfg = demo_config()
+    cfg["models"]["DEMO_LASSO"]["cutpoint"] = "tertile"
+    wd = make_workdir(tmp_path, yaml.safe_dump(cfg))
+    res = run_snakemake(wd, "-n")
+    err = res.stdout + res.stderr
+    assert res.returncode != 0
+    assert "field 'models.DEMO_LASSO.cutpoint'" in err and "median, {quantile: q}" in err
+    assert not (wd / "results").exists()
+
+
+# --- cut-point rules, repeated CV, selection frequency, S0 past follow-up ---
+
+def test_cutpoint_median_quantile_and_value_are_honoured():
+    lp = np.array([-2.0, -1, 0, 1, 2, 10])
+    assert riskmodel.training_cutpoint(lp, "median")[0] == 0.5
+    # numpy's linear quantile = R quantile(type = 7): 0.75 -> between 1 and 2 at 0.75
+    assert riskmodel.training_cutpoint(lp, {"quantile": 0.75})[0] == pytest.approx(1.75)
+    assert riskmodel.training_cutpoint(lp, {"value": 0.3}) == (0.3, "fixed value")
+    expr, time, event = planted(2)
+    m = riskmodel.train_coxnet(expr, time, event, name="M", cohort="train",
+                               universe=list(expr.index), n_folds=5, cv_repeats=2, seed=3,
+                               cutpoint={"quantile": 0.67})
+    assert m.cutpoint == pytest.approx(float(np.quantile(m.risk, 0.67)), abs=1e-12)
+    assert "0.67 quantile" in m.signature_text()
+
+
+def test_repeated_cv_mean_curve_and_first_repeat():
+    from .test_reference_riskmodel import simulate_genes
+
+    d = simulate_genes(3)
+    genes = [c for c in d if c.startswith("g")]
+    z = riskmodel.standardise(d[genes])[0].to_numpy()
+    t, e = d["time"].to_numpy(float), d["event"].to_numpy(float)
+    folds = riskmodel.repeated_fold_ids(len(d), 5, 3, 11)
+    assert (folds[0] == riskmodel.fold_ids(len(d), 5, 11)).all()
+    assert not (folds[1] == folds[0]).all()
+    cv3, coef = riskmodel.cv_coxnet(z, t, e, folds=folds)
+    singles = [riskmodel.cv_coxnet(z, t, e, folds=f)[0] for f in folds]
+    np.testing.assert_allclose(cv3.cvm, np.mean([s.cvm for s in singles], axis=0), rtol=1e-13)
+    np.testing.assert_allclose(cv3.cvsd, np.mean([s.cvsd for s in singles], axis=0), rtol=1e-13)
+    np.testing.assert_allclose(cv3.lambda_min_repeats, [s.lambda_min for s in singles])
+    assert cv3.cvm[cv3.alphas == cv3.lambda_min][0] == cv3.cvm.min()
+    freq = riskmodel.selection_frequency(cv3, coef, genes, "lambda_min")
+    want = np.mean([coef[:, cv3.alphas == s.lambda_min][:, 0] != 0 for s in singles], axis=0)
+    np.testing.assert_allclose(freq.to_numpy(), want)
+    assert freq[["g0", "g1", "g2"]].min() == 1.0          # the planted genes, every repeat
+
+
+def test_repeated_cv_equals_golden_r_output():
+    """The live R comparison is tests/test_reference_riskmodel.py (slow); its outputs are kept
+    in tests/golden for the fast lane."""
+    from .test_reference_riskmodel import GOLDEN, repeated_cv_case
+
+    _, _, cv = repeated_cv_case()
+    r = pd.read_csv(GOLDEN / "riskmodel_repeated_cv.tsv", sep="\t")
+    np.testing.assert_allclose(cv.alphas, r["lambda"], rtol=1e-12)
+    np.testing.assert_allclose(cv.cvm, r["cvm"], rtol=1e-6)
+    np.testing.assert_allclose(cv.cvsd, r["cvsd"], rtol=1e-5)
+    assert cv.lambda_min == pytest.approx(r["lambda_min"].iloc[0], rel=1e-12)
+    assert cv.lambda_1se == pytest.approx(r["lambda_1se"].iloc[0], rel=1e-12)
+    lmin = pd.read_csv(GOLDEN / "riskmodel_repeated_cv_lambda_min.tsv", sep="\t")
+    np.testing.assert_allclose(cv.lambda_min_repeats, lmin["lambda_min_repeat"], rtol=1e-12)
+
+
+def test_baseline_past_last_followup_is_empty_with_a_note():
+    expr, time, event = planted(2)
+    time = time.clip(upper=50.0)                         # follow-up ends at 50 months
+    m = riskmodel.train_coxnet(expr, time, event, name="M", cohort="train",
+                               universe=list(expr.index), n_folds=5, cv_repeats=1, seed=3)
+    assert np.isnan(m.baseline_survival[60.0]) and 0 < m.baseline_survival[36.0] < 1
+    assert any("60 months not estimated" in n and "50.0 months" in n for n in m.notes)
+    assert m.summary()["baseline_survival"]["60.0"] is None
+    assert "60.0: null" in m.signature_text()
+
+
+# --- validation scaling, calibration ---
+
+def test_validation_scaling_training_locks_the_training_means(tmp_path):
+    expr, time, event = planted(2)
+    m = riskmodel.train_coxnet(expr, time, event, name="M", cohort="train",
+                               universe=list(expr.index), n_folds=5, cv_repeats=1, seed=3,
+                               validation_scaling="training")
+    path = tmp_path / "signature.tsv"
+    path.write_text(m.signature_text())
+    sig = read_signature(path)
+    assert sig.scale == "training_zscore"
+    # training cohort: the training risk exactly
+    again = score_signature(expr, sig, max_missing_share=0.0).risk
+    np.testing.assert_allclose(again.loc[m.risk.index], m.risk, atol=1e-12)
+    # a validation cohort whose genes are shifted by +1 log2: the training lock sees the
+    # shift (risk mean sum beta_g / sd_g), within-cohort standardisation removes it (mean 0)
+    shifted = expr + 1.0
+    locked = score_signature(shifted, sig, max_missing_share=0.0).risk
+    assert locked.mean() == pytest.approx(float((m.coefficients / m.train_sd).sum()), abs=1e-9)
+    m_within = riskmodel.train_coxnet(expr, time, event, name="M", cohort="train",
+                                      universe=list(expr.index), n_folds=5, cv_repeats=1,
+                                      seed=3)
+    path.write_text(m_within.signature_text())
+    within = score_signature(shifted, read_signature(path), max_missing_share=0.0).risk
+    assert within.mean() == pytest.approx(0.0, abs=1e-12)
+
+
+def test_calibration_equals_golden_r_output():
+    from .test_reference_riskmodel import GOLDEN, calibration_case, check_calibration_against
+
+    d, s0 = calibration_case()
+    r = pd.read_csv(GOLDEN / "riskmodel_calibration.tsv", sep="\t").iloc[0]
+    check_calibration_against(d, s0, r)
+
+
+def test_calibration_recovers_planted_slope_and_a_calibrated_model():
+    from .test_reference_riskmodel import calibration_case
+
+    # true effect 1.4 x lp: slope CI covers 1.4 and not 1
+    d, s0 = calibration_case(seed=21, n=1000, shrink=1.4)
+    slope = riskmodel.calibration_slope(d["time"], d["event"], d["lp"])
+    assert 1 < slope["calib_slope_ci_low"] < 1.4 < slope["calib_slope_ci_high"]
+    # a calibrated model (true S0, slope 1): both CIs cover 1; the curve sits on the diagonal
+    d, s0 = calibration_case(seed=22, n=1000, shrink=1.0)
+    slope = riskmodel.calibration_slope(d["time"], d["event"], d["lp"])
+    assert slope["calib_slope_ci_low"] < 1 < slope["calib_slope_ci_high"]
+    large, _ = riskmodel.calibration_in_the_large(d["time"], d["event"], d["lp"], s0)
+    assert large["calib_oe_36_ci_low"] < 1 < large["calib_oe_36_ci_high"]
+    curve, ici = riskmodel.calibration_curve(d["time"], d["event"], d["lp"], s0)
+    assert ici < 0.03 and len(curve) == 50
+    assert np.max(np.abs(curve["observed"] - curve["predicted"])) < 0.08
+
+
+def test_calibration_in_the_large_needs_followup_to_the_horizon():
+    from .test_reference_riskmodel import calibration_case
+
+    d, s0 = calibration_case()
+    short = d.assign(time=d["time"].clip(upper=30.0))
+    v = riskmodel.validate_risk(short["time"], short["event"], short["lp"], cutpoint=0.0,
+                                baseline_s36=s0, n_boot=0)
+    assert np.isfinite(v.calib_slope) and np.isnan(v.calib_oe_36) and v.curve.empty
+    assert any("follow-up ends at 30.0 months" in n for n in v.notes)

@@ -36,15 +36,15 @@ def test_ssgsea_equals_gsva_random_walk(ties):
     if ties:
         x = np.round(x, 1)  # many tied values within samples
     sets = [rng.choice(300, size=k, replace=False) for k in (5, 17, 60)]
-    got = ssgsea.score(x, sets, alpha=0.25)
+    got = ssgsea.score(x, sets, ssgsea.SsgseaSettings(alpha=0.25))
     want = gsva_rndwalk_reference(x, sets, 0.25)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
 
 
 def test_ssgsea_normalisation_divides_by_range():
     es = np.array([[1.0, -3.0], [2.0, 5.0]])
-    np.testing.assert_allclose(ssgsea.normalise(es, {"normalize": True}), es / 8.0)
-    assert ssgsea.normalise(es, {"normalize": False}) is es
+    np.testing.assert_allclose(ssgsea.normalise(es, ssgsea.SsgseaSettings()), es / 8.0)
+    assert ssgsea.normalise(es, ssgsea.SsgseaSettings(normalize=False)) is es
 
 
 def test_chunking_does_not_change_scores():
@@ -62,7 +62,7 @@ def test_ssgsea_detects_planted_up_regulation():
     rng = np.random.default_rng(3)
     x = rng.normal(size=(500, 20))
     x[:20, :10] += 2.0  # set genes up in the first 10 samples
-    s = ssgsea.score(x, [np.arange(20)], alpha=0.25)[0]
+    s = ssgsea.score(x, [np.arange(20)], ssgsea.SsgseaSettings(alpha=0.25))[0]
     assert s[:10].min() > s[10:].max()
 
 
@@ -75,11 +75,164 @@ def test_mean_z_hand_worked():
     np.testing.assert_allclose(out["AB"].to_numpy(), (np.array([-1, 0, 1]) + zb) / 2)
 
 
-def test_registry_entries_are_documented():
+def test_registry_entries_are_declared_by_their_documented_modules():
+    """Each entry is its module's METHOD (a one-method module is named after it, so
+    ``scoring/<name>.py`` holds method ``name``) or one of its METHODS, with its settings class
+    declared beside it and a module docstring carrying the formula."""
+    import importlib
+
+    from ferroscope.scoring import Settings
+
     for name, m in METHODS.items():
-        assert m.name == name
-        doc = m.func.__module__
-        assert __import__(doc, fromlist=["_"]).__doc__.strip(), f"{name} has no module docstring"
+        module = importlib.import_module(m.func.__module__)
+        assert module.__doc__.strip(), f"{name} has no module docstring"
+        if hasattr(module, "METHOD"):
+            assert module.METHOD is m and module.__name__.rsplit(".", 1)[1] == name
+        else:
+            assert m in module.METHODS
+        assert m.settings is Settings or m.settings.__module__ == module.__name__, name
+
+
+# ---- typed settings: an unknown, misspelt or misplaced key stops naming the valid keys -------
+
+#: per method: a misspelt setting (or, for methods without settings, another method's key)
+MISSPELT = {"gsva": "kcfd", "ssgsea": "alfa", "singscore": "centre", "gseapy_ssgsea": "thread",
+            "zscore": "alpha", "plage": "kcdf", "mean_z": "center", "scanpy_score_genes": "tau"}
+
+
+def _small() -> tuple[pd.DataFrame, list[GeneSet]]:
+    rng = np.random.default_rng(30)
+    genes = [f"G{i}" for i in range(40)]
+    return (pd.DataFrame(rng.normal(size=(40, 8)), index=genes),
+            [GeneSet("A", tuple(genes[:10]))])
+
+
+def test_every_method_has_a_misspelling_case():
+    assert sorted(MISSPELT) == sorted(METHODS)
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize("method", sorted(METHODS))
+@pytest.mark.parametrize("kind", ["unknown", "misspelt", "misplaced"])
+def test_bad_setting_key_stops_naming_the_valid_keys(method, kind):
+    """decoupler / R GSVA 2.x style: score_sets(params=...) with a key the method does not take
+    stops; the message names the key, where it belongs when it belongs elsewhere, and every
+    valid key of the method."""
+    key = {"unknown": "bogus", "misspelt": MISSPELT[method], "misplaced": "missing"}[kind]
+    expr, sets = _small()
+    with pytest.raises(FerroscopeError) as err:
+        score_sets(expr, sets, method, params={key: "everything"})
+    msg = str(err.value)
+    assert f"unknown setting '{key}' for scoring method '{method}'" in msg
+    assert err.value.field == f"scoring.{method}.{key}"
+    valid = METHODS[method].settings.keys()
+    assert f"valid settings of {method}: " in msg
+    assert all(k in msg for k in valid) if valid else "takes no settings" in msg
+    if kind == "misplaced":
+        assert "scoring.missing" in msg  # where the misplaced key belongs
+    if kind == "misspelt" and method in ("zscore", "plage", "mean_z", "scanpy_score_genes"):
+        assert "It is a setting of " in msg  # another method's key: named as such
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize(("params", "expected"), [
+    ({"kcdf": "gaussian"}, "allowed: auto, none, Gaussian, Poisson"),
+    ({"compat": 1.46}, "allowed: 2.0, 1.46"),
+    ({"compat": "1.45"}, "allowed: 2.0, 1.46"),
+    ({"mx_diff": "yes"}, "not true or false"),
+    ({"tau": -1}, "below its minimum 0"),
+    ({"kcdf_none_min_samples": 2.5}, "not a whole number"),
+    ({"compat": "1.46", "kcdf": "none"}, "does not exist in GSVA 1.46"),
+])
+def test_bad_gsva_setting_value_stops_with_the_allowed_ones(params, expected):
+    expr, sets = _small()
+    with pytest.raises(FerroscopeError) as err:
+        score_sets(expr, sets, "gsva", params=params)
+    assert expected in str(err.value) and str(err.value.field).startswith("scoring.gsva.")
+    assert err.value.fix
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize(("method", "params"), [
+    ("ssgsea", {"normalize": "no"}), ("ssgsea", {"alpha": -0.5}), ("singscore", {"center": 1}),
+    ("gseapy_ssgsea", {"threads": 0})])
+def test_bad_setting_value_of_the_other_methods_stops(method, params):
+    expr, sets = _small()
+    with pytest.raises(FerroscopeError, match=f"{next(iter(params))} .* (is not|below)"):
+        score_sets(expr, sets, method, params=params)
+
+
+def test_settings_given_as_the_class_or_a_mapping_are_the_same():
+    from ferroscope.scoring import gsva
+
+    expr, sets = _small()
+    a = score_sets(expr, sets, "gsva", params={"kcdf": "Gaussian", "tau": 1})
+    b = score_sets(expr, sets, "gsva", params=gsva.GsvaSettings(kcdf="Gaussian"))
+    pd.testing.assert_frame_equal(a, b)
+    with pytest.raises(FerroscopeError, match="SsgseaSettings given for method 'gsva'"):
+        score_sets(expr, sets, "gsva", params=ssgsea.SsgseaSettings())
+
+
+@pytest.mark.bad_input
+def test_unknown_method_and_missing_policy_stop_naming_the_allowed_ones():
+    expr, sets = _small()
+    with pytest.raises(FerroscopeError, match="unknown scoring method 'gvsa'") as err:
+        score_sets(expr, sets, "gvsa")
+    assert all(m in str(err.value) for m in METHODS)
+    with pytest.raises(FerroscopeError, match="'na_rm'.*'na.rm' or 'everything'"):
+        score_sets(expr, sets, "zscore", missing="na_rm")
+    from ferroscope.scoring import Run
+
+    with pytest.raises(FerroscopeError, match="'NA'.*'na.rm' or 'everything'"):
+        Run(missing="NA")  # a method called directly gets the same check
+
+
+def test_walk_statistic_enum_follows_r_arguments():
+    from ferroscope.scoring._walk import Statistic
+
+    assert Statistic.of(mx_diff=True, abs_ranking=False) is Statistic.DIFFERENCE
+    assert Statistic.of(mx_diff=True, abs_ranking=True) is Statistic.ABS_DIFFERENCE
+    assert Statistic.of(mx_diff=False, abs_ranking=True) is Statistic.MAX_DEVIATION
+
+
+def _scoring_imports(path) -> set[str]:
+    """The ferroscope.scoring modules a source file imports (any level, any place)."""
+    import ast
+
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            mod = node.module or ""
+            if node.level == 1 and not mod:       # from . import gsva
+                out |= {a.name for a in node.names}
+            elif node.level == 1:                 # from .gsva import x
+                out.add(mod.split(".")[0])
+            elif mod.startswith("ferroscope.scoring."):
+                out.add(mod.split(".")[2])
+            elif mod == "ferroscope.scoring":
+                out |= {a.name for a in node.names}
+        elif isinstance(node, ast.Import):
+            out |= {a.name.split(".")[2] for a in node.names
+                    if a.name.startswith("ferroscope.scoring.")}
+    return out
+
+
+def test_no_method_module_imports_another():
+    """Method modules share code through the private blocks only (scoring/_*.py), and the
+    blocks import no method module."""
+    from pathlib import Path
+
+    import ferroscope.scoring as pkg
+
+    root = Path(pkg.__file__).parent
+    modules = {p.stem: p for p in root.glob("*.py") if p.stem != "__init__"}
+    methods = {n for n in modules if not n.startswith("_")}
+    assert {"gsva", "ssgsea", "zscore", "plage", "mean_z", "singscore", "peers"} <= methods
+    bad = {n: sorted(_scoring_imports(p) & methods) for n, p in modules.items()
+           if _scoring_imports(p) & methods}
+    assert bad == {}, f"modules importing a method module: {bad}"
+    # the parser sees such imports (else the test could not fail)
+    assert _scoring_imports(root / "__init__.py") >= methods - {"_base"}
 
 
 @pytest.mark.bad_input
@@ -207,7 +360,7 @@ def test_gsva_detects_planted_up_regulation():
 
 def test_gsva_pair_kernel_equals_naive_r_loop():
     """The windowed, pair-once kernel equals R's row_d loop transcribed literally."""
-    from ferroscope.scoring.gsva import _TABLE, gene_statistics
+    from ferroscope.scoring._kcdf import TABLE, gene_statistics
 
     rng = np.random.default_rng(6)
     x = np.vstack([rng.normal(size=(3, 40)), np.round(rng.normal(size=(2, 40)), 1),
@@ -224,7 +377,7 @@ def test_gsva_pair_kernel_equals_naive_r_loop():
                 elif v > 10:
                     cdf = 1.0
                 else:
-                    c = _TABLE[int(abs(v) / 10.0 * 10000.0)]
+                    c = TABLE[int(abs(v) / 10.0 * 10000.0)]
                     cdf = 1.0 - c if v < 0 else c
                 tail += cdf
             tail /= 40
@@ -256,7 +409,7 @@ def test_kcdf_auto_rule():
 
 def test_ecdf_counts_equal_the_definition_with_missing_cells():
     """count[g, j] = #{k: x_gk measured, x_gk <= x_gj}; R divides by ALL samples."""
-    from ferroscope.scoring.gsva import ecdf_counts
+    from ferroscope.scoring._kcdf import ecdf_counts
 
     rng = np.random.default_rng(3)
     x = np.round(rng.normal(size=(40, 57)), 1)
@@ -447,6 +600,16 @@ def test_score_step_stops_clearly_when_no_set_is_scored(tmp_path, method):
     assert "no set could be scored in cohort COHORT_X" in msg
     assert "lower genesets.min_genes" in msg
     assert not (tmp_path / "scores").exists()  # nothing written
+
+
+@pytest.mark.bad_input
+def test_score_step_stops_on_a_misspelt_setting_and_writes_nothing(tmp_path):
+    x = np.random.default_rng(1).normal(size=(60, 12))
+    with pytest.raises(FerroscopeError) as err:
+        _run_score_step(tmp_path, x, scored=True, options={"kcdf": "auto", "mxdiff": False})
+    msg = str(err.value)
+    assert "unknown setting 'mxdiff' for scoring method 'gsva'" in msg and "mx_diff" in msg
+    assert not (tmp_path / "scores").exists()
 
 
 def test_score_step_writes_scores_and_record(tmp_path):

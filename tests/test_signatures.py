@@ -133,6 +133,11 @@ def test_demo_model_recovers_planted_genes_and_signs(demo_run):
     summary = json.loads((demo_run / "results/models/DEMO_LASSO/model.json").read_text())
     assert summary["lambda_1se"] > summary["lambda_min"] > 0
     assert summary["selected"] == "lambda_min" and summary["seed"] == 12
+    # repeated CV: the planted genes are chosen whatever the fold split
+    assert summary["cv_repeats"] == 10 and len(summary["lambda_min_repeats"]) == 10
+    sel = pd.read_csv(demo_run / "results/models/DEMO_LASSO/selection.tsv", sep="\t")
+    sel = sel.set_index("gene")["selection_frequency"]
+    assert sel[list(demo.PLANTED_RISK)].min() >= 0.9
 
 
 @pytest.mark.slow
@@ -141,13 +146,20 @@ def test_demo_model_validates_locked_and_null_stays_null(risk_stats):
     assert val["role"] == "validation" and val["analysis"] == "cox_hr_per_sd"
     assert val["c_index"] > 0.6 and val["c_index_ci_low"] > 0.5
     assert val["td_auc_36"] > 0.6 and val["ci_low"] > 1 and val["hr_high_low_ci_low"] > 1
+    # calibration: the LASSO's shrunken predictions are too compressed (slope > 1); with
+    # within-cohort scaling the 3-year O/E covers 1
+    assert 1 < val["calib_slope_ci_low"] < val["calib_slope"] < val["calib_slope_ci_high"]
+    assert val["calib_oe_36_ci_low"] < 1 < val["calib_oe_36_ci_high"]
     train = risk_stats.loc[("demo", "DEMO_LASSO")]
     assert train["analysis"] == "cox_hr_per_sd_training" and "optimistic" in train["note"]
     assert ("pooled", "DEMO_LASSO") not in risk_stats.index    # one validation cohort only
     for cohort in ("demo", "demo_validation", "pooled"):
         null = risk_stats.loc[(cohort, "DEMO_NULL_5GENE")]
         assert null["p"] > 0.05 and null["ci_low"] < 1 < null["ci_high"]
-    assert risk_stats["q"].notna().all()                       # in the FDR family
+    # in the FDR family, except the optimistic training row: shown, no q (issue 19)
+    training = risk_stats["analysis"] == "cox_hr_per_sd_training"
+    assert risk_stats.loc[~training, "q"].notna().all()
+    assert risk_stats.loc[training, "q"].isna().all()
 
 
 @pytest.mark.slow
@@ -155,7 +167,8 @@ def test_demo_report_has_risk_section(demo_run):
     html = (demo_run / "results" / "report.html").read_text()
     assert ">Risk signatures</h2>" in html
     for text in ("LIANG2020_10GENE", "ZHANG2022_5GENE", "doi:10.7150/ijbs.45050",
-                 "training: optimistic", "calibration at 3 years", "ROC at 3 years"):
+                 "training: optimistic", "calibration at 3 years", "ROC at 3 years",
+                 "calibration slope (95% CI)", "cross-validation over 10 repeats"):
         assert text in html, text
 
 
@@ -163,9 +176,9 @@ def test_demo_report_has_risk_section(demo_run):
 def test_missing_signature_file_stops_the_run_before_any_job(tmp_path):
     import yaml
 
-    from .conftest import make_workdir, run_snakemake
+    from .conftest import demo_config, make_workdir, run_snakemake
 
-    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg = demo_config()
     cfg["signatures"]["files"] = ["resources/signatures/nope.tsv"]
     wd = make_workdir(tmp_path, yaml.safe_dump(cfg))
     res = run_snakemake(wd, "-n")

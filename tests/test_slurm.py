@@ -34,7 +34,7 @@ import yaml
 from ferroscope.errors import FerroscopeError
 from ferroscope.slurm import TOOLS, preflight
 
-from .conftest import REPO, SNAKEMAKE, make_workdir, run_snakemake
+from .conftest import REPO, SNAKEMAKE, demo_config, make_workdir, run_snakemake
 
 SLURM_DIR = Path(__file__).parent / "slurm"
 # Poll squeue every second at first: the plugin's default waits 40 s before the first check.
@@ -137,7 +137,7 @@ def test_demo_on_slurm_equals_local_run(cluster, demo_run, tmp_path):
     # one 'cohort' group (generate + prepare + coverage) per cohort, score per cohort x method,
     # one group of all screening jobs, one of all survival/response jobs, one of all figures;
     # detail_selection, statistics and report are local rules.
-    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg = demo_config()
     n_cohorts, n_methods = len(cfg["cohorts"]), len(cfg["scoring"]["methods"])
     # the risk signatures add one validation job and one training job per model
     n_risk = (1 if cfg.get("signatures", {}).get("files") or cfg.get("models") else 0) \
@@ -167,7 +167,7 @@ def _two_cohort_config(tmp: Path, *, bad_time: bool, only: str | None = None) ->
 
     gs = REPO / "resources" / "genesets"
     sets = read_gmt(gs / "ferroptosis.gmt", AliasTable.read(gs / "aliases.tsv"))
-    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg = demo_config()
     base = dict(cfg["cohorts"]["demo"])
     base.pop("demo")
     cohorts = {}

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import FerroscopeError
+from .uns import PreparedUns
 
 PathLike = str | os.PathLike[str]
 
@@ -42,10 +43,10 @@ STATUSES = ("ok", "not tested")
 RESULT_COLUMNS = ("cohort", "method", "set", "endpoint", "analysis", "estimate", "ci_low",
                   "ci_high", "p", "status", "note", "n")
 STATISTICS_COLUMNS = (*RESULT_COLUMNS, "q")
-#: columns of result tables that hold text (``role``, ``missing_genes``: risk signatures); every
-#: other column must hold numbers
+#: columns of result tables that hold text (``role``, ``missing_genes``: risk signatures;
+#: ``meta_method``: pooled rows); every other column must hold numbers
 TEXT_COLUMNS = ("cohort", "method", "set", "endpoint", "analysis", "status", "note", "covariates",
-                "role", "missing_genes", "tier")
+                "role", "missing_genes", "meta_method", "gene", "test", "tier")
 TIERS = ("screening", "detail")
 SELECTION_COLUMNS = ("cohort", "method", "set", "endpoint", "analysis", "reason")
 COVERAGE_COLUMNS = ("set", "scored")
@@ -166,10 +167,9 @@ def read_h5ad(path: PathLike, *, backed: bool = False) -> Any:
     except Exception as exc:  # h5py raises OSError/KeyError/ValueError/TypeError variants
         raise _fail(p, f"cannot be read as an AnnData (h5ad) file ({type(exc).__name__}: "
                     f"{str(exc)[:200]}); it is probably truncated.", rule="prepare") from exc
-    for key in ("cohort", "prepare", "provenance"):
-        if key not in adata.uns:
-            raise _fail(p, f"the prepared cohort lacks uns['{key}'] (not written by this "
-                        "version of ferroscope's prepare step).", field=key, rule="prepare")
+    for key in PreparedUns.missing(adata.uns):
+        raise _fail(p, f"the prepared cohort lacks uns['{key}'] (not written by this "
+                    "version of ferroscope's prepare step).", field=key, rule="prepare")
     if adata.n_obs == 0 or adata.n_vars == 0:
         raise _fail(p, f"the prepared cohort is empty ({adata.n_obs} samples x "
                     f"{adata.n_vars} genes).", rule="prepare")

@@ -263,7 +263,27 @@ def validate_config(config: Mapping[str, Any], *, schema_dir: str | Path,
         sources.get(cohort["source"]).validate(cid, cohort, ctx)
         _check_clinical(cid, cohort["clinical"], config_file)
     _check_endpoints(cfg, config_file)
+    _check_demo_mix(cfg, config_file)
     return cfg
+
+
+def _check_demo_mix(cfg: Mapping[str, Any], config_file: str) -> None:
+    """The synthetic demo cohorts never run beside other cohorts unless asked for: their rows
+    would be pooled with real data, and a model trained on the demo validated on real patients.
+    """
+    cohorts = cfg.get("cohorts", {})
+    demo = sorted(c for c, v in cohorts.items() if v.get("source") == "demo")
+    other = sorted(c for c in cohorts if c not in demo)
+    if demo and other and not cfg.get("allow_demo_mix", False):
+        raise FerroscopeError(
+            f"the synthetic demo cohort(s) {', '.join(demo)} would run beside "
+            f"{', '.join(other)}: pooled rows would mix synthetic and real data, and a model or "
+            "signature meant for the demo would be validated on your cohorts. (Snakemake merges "
+            "--configfile into the workflow's config key by key, so cohorts add up.)",
+            file=config_file, field=f"cohorts.{demo[0]}",
+            fix="remove the demo cohorts from your config (config/config.yaml ships none; the "
+                "demo runs from config/demo.yaml), or set allow_demo_mix: true if you want "
+                "them together.")
 
 
 def _check_clinical(cid: str, clin: dict[str, Any], config_file: str) -> None:

@@ -14,6 +14,13 @@ from __future__ import annotations
 #: disease-specific survival. Each maps ``{ep}_time`` + ``{ep}_event`` in a cohort's config.
 ENDPOINTS = ("os", "rfs", "dfs", "pfi", "dss")
 
+#: Days in a month: a Julian year over twelve (365.25 / 12). Every conversion of a survival time
+#: to months uses it (prepare, the demo generator).
+DAYS_PER_MONTH = 30.4375
+#: Months in one unit of a survival time (config ``{ep}_time.unit``).
+MONTHS_PER_UNIT = {"days": 1 / DAYS_PER_MONTH, "weeks": 7 / DAYS_PER_MONTH, "months": 1.0,
+                   "years": 12.0}
+
 #: Names of the scoring methods registered in :data:`ferroscope.scoring.METHODS` (the registry
 #: itself imports numba and scipy; config validation needs only the names).
 METHOD_NAMES = ("ssgsea", "gsva", "singscore", "zscore", "plage", "mean_z",

@@ -23,6 +23,13 @@ Planted effects (all on latent per-patient factors, standard normal):
   (resources/signatures) that the curated sets lack, so those signatures can be scored; they are
   noise (no effect). ``NULL_SIGNATURE`` genes are filler genes without any effect.
 
+* ``n_nontumour`` patients (config ``demo.n_nontumour``; default none) also get an adjacent
+  non-tumour sample: every gene correlates ``NONTUMOUR_RHO`` with the patient's tumour, and the
+  genes of ``TISSUE_SETS`` (the ferroptosis defence sets) are ``TISSUE_SHIFT`` gene-SDs lower
+  than in the tumour: defence is up in tumour, which the paired test must recover; nothing else
+  differs. They are drawn from their own random stream after everything else, so the tumour
+  matrix, the clinical table and every number above are unchanged.
+
 Stage and age are drawn independently of everything (no effect), so the univariate HR per SD is
 the planted one (the independent multi-gene risk attenuates it slightly: Cox models are not
 collapsible).
@@ -37,6 +44,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from .constants import DAYS_PER_MONTH
 from .genesets import GeneSet
 from .io import atomic_path, write_tsv
 
@@ -58,6 +66,12 @@ ABSENT = ("ALOXE3",)
 PLANTED_RISK = {"SPP1": 0.30, "TM4SF1": 0.25, "GCH1": -0.25, "STEAP3": -0.20}
 #: Filler rows renamed to the published-signature genes missing from the curated sets.
 SIGNATURE_GENES = ("G6PD", "CISD1", "ACACA", "NFS1", "SLC1A5", "CARS1", "ACSL3", "RPL8")
+#: Planted tumour vs non-tumour difference: defence genes higher in tumour by this many SDs.
+TISSUE_SETS = ("FERROPTOSIS_DEFENCE_GSH", "FERROPTOSIS_DEFENCE_GSH_INDEPENDENT")
+TISSUE_SHIFT = 0.8
+NONTUMOUR_RHO = 0.6
+#: the second random stream (non-tumour samples): default_rng([seed, NONTUMOUR_STREAM])
+NONTUMOUR_STREAM = 18
 #: Genes of the demo null signature (resources/signatures/demo_null.tsv): plain filler genes.
 NULL_SIGNATURE = ("SYNTH00101", "SYNTH00202", "SYNTH00303", "SYNTH00404", "SYNTH00505")
 
@@ -67,11 +81,14 @@ class DemoCohort:
     expression: pd.DataFrame  # genes x samples (raw names)
     clinical: pd.DataFrame    # raw clinical table
     factors: pd.DataFrame     # latent factors per sample (for tests)
+    #: adjacent non-tumour samples (genes x samples, raw names) and their clinical rows
+    nontumour: pd.DataFrame | None = None
+    nontumour_clinical: pd.DataFrame | None = None
 
 
 def generate(sets: list[GeneSet], *, n_patients: int = 300, n_genes: int = 20000,
-             seed: int = 20261124) -> DemoCohort:
-    """Generate the cohort. Same arguments, same bytes."""
+             seed: int = 20261124, n_nontumour: int = 0) -> DemoCohort:
+    """Generate the cohort. Same arguments, same bytes (``n_nontumour`` changes nothing else)."""
     rng = np.random.default_rng(seed)
     by_name = {gs.name: gs for gs in sets}
     curated = list(dict.fromkeys(g for gs in sets for g in gs.genes if g not in ABSENT))
@@ -122,7 +139,7 @@ def generate(sets: list[GeneSet], *, n_patients: int = 300, n_genes: int = 20000
     clinical = pd.DataFrame({
         "patient": samples,
         "title": [f"synthetic HCC tumour {s}" for s in samples],
-        "os_days": np.round(os_months * 30.4375).astype(int).clip(min=1),
+        "os_days": np.round(os_months * DAYS_PER_MONTH).astype(int).clip(min=1),
         "vital_status": np.where(dead, "Dead", "Alive"),
         "treatment": arm,
         "best_response": best,
@@ -130,7 +147,38 @@ def generate(sets: list[GeneSet], *, n_patients: int = 300, n_genes: int = 20000
         "age": np.round(rng.normal(61, 10, size=n_patients)).astype(int),
     })
     factors["planted_risk"] = risk
-    return DemoCohort(expression, clinical, factors)
+    if not n_nontumour:
+        return DemoCohort(expression, clinical, factors)
+    normal, normal_clin = _nontumour(by_name, genes, row, mu, sd, z, clinical, names,
+                                     n_nontumour, seed)
+    return DemoCohort(expression, clinical, factors, normal, normal_clin)
+
+
+def _nontumour(by_name: dict[str, GeneSet], genes: list[str], row: dict[str, int],
+               mu: np.ndarray, sd: np.ndarray, z: np.ndarray, clinical: pd.DataFrame,
+               names: list[str], n: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Adjacent non-tumour samples of ``n`` patients (own random stream): correlated with the
+    patient's tumour, defence genes TISSUE_SHIFT SDs lower."""
+    rng = np.random.default_rng([seed, NONTUMOUR_STREAM])
+    n_patients = z.shape[1]
+    who = np.sort(rng.choice(n_patients, size=min(n, n_patients), replace=False))
+    e = rng.standard_normal((len(genes), len(who)))
+    zn = NONTUMOUR_RHO * z[:, who] + np.sqrt(1 - NONTUMOUR_RHO**2) * e
+    shift = np.zeros(len(genes))
+    for set_name in TISSUE_SETS:
+        for g in by_name[set_name].genes if set_name in by_name else ():
+            if g in row:
+                shift[row[g]] = TISSUE_SHIFT
+    values = mu[:, None] + sd[:, None] * (zn - shift[:, None])
+    patients = clinical["patient"].to_numpy()[who]
+    ids = [f"{p}-N" for p in patients]
+    expr = pd.DataFrame(values.astype(np.float32), index=pd.Index(names, name="gene"),
+                        columns=ids)
+    # patient-level fields are the patient's (as in real cohorts); only id and title differ
+    clin = clinical.iloc[who].copy()
+    clin["patient"] = ids
+    clin["title"] = [f"synthetic adjacent non-tumour liver {p}" for p in patients]
+    return expr, clin.reset_index(drop=True)
 
 
 def planted_risk(expr: np.ndarray, row: dict[str, int]) -> np.ndarray:

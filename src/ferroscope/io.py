@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ import pandas as pd
 
 from .errors import FerroscopeError
 
+log = logging.getLogger(__name__)
 PathLike = str | os.PathLike[str]
 
 
@@ -122,9 +124,119 @@ def raw_header(path: PathLike, sep: str) -> list[str]:
     return [f.strip().strip('"').strip() for f in first.split(sep)]
 
 
+#: Delimiters looked for when a header does not split on the one a file's name promises.
+DELIMITERS = {"\t": "tab", ",": "comma", ";": "semicolon", "|": "vertical bar"}
+#: File signatures of Excel workbooks: .xlsx/.xlsm (a zip archive) and .xls (OLE2).
+_WORKBOOK_MAGIC = {b"PK\x03\x04": "xlsx", b"\xd0\xcf\x11\xe0": "xls"}
+
+
+def workbook_kind(path: PathLike) -> str | None:
+    """'xlsx' or 'xls' when the file is an Excel workbook (by its first bytes), else None."""
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    return _WORKBOOK_MAGIC.get(head)
+
+
+def _check_header(header: list[str], *, path: PathLike, what: str) -> None:
+    """No column name appears twice in a raw header (pandas would rename the second)."""
+    seen: dict[str, int] = {}
+    for pos, col_name in enumerate(header, start=1):
+        if col_name and col_name in seen:
+            raise FerroscopeError(
+                f"column name '{col_name}' appears twice in the header of the {what} (columns "
+                f"{seen[col_name]} and {pos}).", file=str(path), field=col_name,
+                fix="give every column a unique name (a sample profiled twice needs two ids, "
+                    "or delete the copy).")
+        seen[col_name] = pos
+
+
+def _check_delimiter(header: list[str], sep: str, *, path: Path, what: str,
+                     field: str | None) -> None:
+    """A header that is one column on ``sep`` but several on another delimiter names it."""
+    if len(header) != 1:
+        return
+    splits = {d: len(header[0].split(d)) for d in DELIMITERS if d != sep}
+    other = max(splits, key=lambda d: splits[d])
+    if splits[other] <= 1:
+        return
+    kind = "csv" if sep == "," else "tsv"
+    if other in ",\t":  # the other of the two delimiters the names promise: rename
+        raise FerroscopeError(
+            f"the file is named .{kind} but its header is {DELIMITERS[other]}-separated "
+            f"({header[0][:60]!r}...).", file=str(path), field=field,
+            fix=f"rename it to .{'tsv' if sep == ',' else 'csv'} (keeping .gz if gzipped) and "
+                "update the config, or re-export it "
+                f"{'tab' if sep == chr(9) else 'comma'}-separated.")
+    raise FerroscopeError(
+        f"the header of the {what} is one column on {DELIMITERS[sep]}s (the delimiter of a "
+        f".{kind} file) but {splits[other]} columns on {DELIMITERS[other]}s "
+        f"({header[0][:60]!r}...): the file is {DELIMITERS[other]}-separated (a spreadsheet "
+        "export for a locale with a decimal comma writes semicolons).", file=str(path),
+        field=field,
+        fix="re-export it tab-separated (.tsv) or comma-separated (.csv) with a decimal point, "
+            "e.g. in LibreOffice: Save As > Text CSV, field delimiter ',' (or save the clinical "
+            "table as .xlsx, which is read as it is).")
+
+
+def read_workbook(path: PathLike, *, what: str, field: str | None = None,
+                  sheet: str | int | None = None) -> pd.DataFrame:
+    """Read one sheet of an Excel .xlsx workbook (the first, or ``sheet`` by name or 0-based
+    position) with the checks of a text table: a repeated column name in the header row stops,
+    empty rows are skipped, and cells are parsed as in a CSV (numbers as numbers, the rest as
+    text). ``df.attrs["workbook"]`` says which sheet was read."""
+    import io as _io
+
+    p = Path(path)
+    if workbook_kind(p) == "xls" or p.name.lower().endswith(".xls"):
+        raise FerroscopeError(
+            f"the {what} is an old Excel .xls workbook, which ferroscope does not read.",
+            file=str(p), field=field,
+            fix="open it in Excel or LibreOffice and save it as .xlsx (or export the sheet as "
+                "tab-separated .tsv), then point the config at the new file.")
+    try:
+        book = pd.ExcelFile(p, engine="openpyxl")
+    except Exception as exc:  # openpyxl raises many types on a damaged archive
+        raise FerroscopeError(f"cannot be read as an Excel workbook ({exc}).", file=str(p),
+                              field=field,
+                              fix="open and re-save it as .xlsx, or export the sheet as "
+                                  ".tsv.") from exc
+    names = list(book.sheet_names)
+    if sheet is None:
+        chosen = names[0]
+    elif isinstance(sheet, int) and 0 <= sheet < len(names):
+        chosen = names[sheet]
+    elif isinstance(sheet, str) and sheet in names:
+        chosen = sheet
+    else:
+        raise FerroscopeError(
+            f"sheet {sheet!r} is not in the workbook (sheets: {', '.join(map(repr, names))}).",
+            file=str(p), field=field, fix="name one of these sheets (or its 0-based position).")
+    grid = book.parse(chosen, header=None, dtype=object)
+    grid = grid.dropna(how="all").dropna(axis=1, how="all")
+    if grid.empty:
+        raise FerroscopeError(f"sheet '{chosen}' of the {what} is empty.", file=str(p),
+                              field=field, fix="name the sheet that holds the table (sheets: "
+                                               f"{', '.join(map(repr, names))}).")
+    header = ["" if pd.isna(h) else str(h).strip() for h in grid.iloc[0]]
+    _check_header(header, path=p, what=what)
+    names_out = [h or f"Unnamed: {i}" for i, h in enumerate(header)]
+    text = grid.iloc[1:].to_csv(sep="\t", header=False, index=False)
+    df = pd.read_csv(_io.StringIO(text), sep="\t", header=None, names=names_out,
+                     low_memory=False)
+    df.attrs["workbook"] = (f"sheet '{chosen}' ({names.index(chosen) + 1} of {len(names)}) "
+                            "of the workbook")
+    return df
+
+
 def read_table(path: PathLike, *, what: str, index_col: int | str | None = None,
-               required: list[str] | None = None, field: str | None = None) -> pd.DataFrame:
+               required: list[str] | None = None, field: str | None = None,
+               sheet: str | int | None = None, workbook: bool = True) -> pd.DataFrame:
     """Read a TSV/CSV table (delimiter from the extension) or fail with a named error.
+
+    An Excel workbook (by its content, whatever its name) is read with
+    :func:`read_workbook` (first sheet, or ``sheet``) when ``workbook`` is true, else named as
+    a workbook with the fix (export it as text). A header that is one column on the expected
+    delimiter but several on another (``;``, ``,``, tab, ``|``) names that delimiter.
 
     ``what`` says what the file is for ("clinical table of cohort demo"), so the message can
     tell the user which config entry points at it; ``field`` is the config key naming the file
@@ -139,7 +251,38 @@ def read_table(path: PathLike, *, what: str, index_col: int | str | None = None,
         raise FerroscopeError("file does not exist.", file=str(p), field=field,
                               fix=f"point the config at the {what}, or create it.")
     name = p.name.lower().removesuffix(".gz")
-    sep = "," if name.endswith(".csv") else "\t"
+    try:
+        kind = workbook_kind(p) if p.is_file() else None
+    except OSError:
+        kind = None
+    if kind or name.endswith((".xlsx", ".xlsm", ".xls")):
+        if not workbook:
+            raise FerroscopeError(
+                f"the {what} is an Excel workbook (.{kind or name.rsplit('.', 1)[-1]}), not a "
+                "text table.", file=str(p), field=field,
+                fix="export the sheet as tab-separated text (.tsv, optionally gzipped); import "
+                    "the gene column as text so that names such as MARCH1 do not become dates.")
+        if kind == "xlsx" and not name.endswith((".xlsx", ".xlsm")):
+            log.info("%s: an Excel workbook (despite its name): read as one", p)
+        df = read_workbook(p, what=what, field=field, sheet=sheet)
+        if index_col is not None:
+            df = df.set_index(df.columns[index_col] if isinstance(index_col, int) else index_col)
+    else:
+        df = _read_text(p, "," if name.endswith(".csv") else "\t", what=what, field=field,
+                        index_col=index_col)
+    for col in required or []:
+        if col not in df.columns:
+            where = f"{df.attrs['workbook']}; " if "workbook" in df.attrs else ""
+            raise FerroscopeError(
+                f"column is missing from the {what} ({where}columns present: "
+                f"{', '.join(map(str, df.columns[:12]))}{'...' if len(df.columns) > 12 else ''}).",
+                file=str(p), field=col, fix="rename the column or correct the cohort's mapping.")
+    return df
+
+
+def _read_text(p: Path, sep: str, *, what: str, field: str | None,
+               index_col: int | str | None) -> pd.DataFrame:
+    """A delimited text table, after the checks of :func:`read_table` on its raw bytes."""
     try:
         bad = first_non_utf8(p)
         header = raw_header(p, sep) if bad is None else []
@@ -154,26 +297,10 @@ def read_table(path: PathLike, *, what: str, index_col: int | str | None = None,
             f"line {lineno} of the {what} is not UTF-8 text (byte 0x{raw[column - 1]:02x} at "
             f"column {column}).", file=str(p), field=field,
             fix="save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8 in > out).")
-    other, other_name = ("\t", "tab") if sep == "," else (",", "comma")
-    if len(header) <= 1 and header and other in header[0]:
-        kind = "csv" if sep == "," else "tsv"
-        raise FerroscopeError(
-            f"the file is named .{kind} but its header is {other_name}-separated "
-            f"({header[0][:60]!r}...).", file=str(p), field=field,
-            fix=f"rename it to .{'tsv' if sep == ',' else 'csv'} (keeping .gz if gzipped) and "
-                "update the config, or re-export it "
-                f"{'tab' if sep == chr(9) else 'comma'}-separated.")
-    seen: dict[str, int] = {}
-    for pos, col_name in enumerate(header, start=1):
-        if col_name and col_name in seen:
-            raise FerroscopeError(
-                f"column name '{col_name}' appears twice in the header of the {what} (columns "
-                f"{seen[col_name]} and {pos}).", file=str(p), field=col_name,
-                fix="give every column a unique name (a sample profiled twice needs two ids, "
-                    "or delete the copy).")
-        seen[col_name] = pos
+    _check_delimiter(header, sep, path=p, what=what, field=field)
+    _check_header(header, path=p, what=what)
     try:
-        df = pd.read_csv(p, sep=sep, index_col=index_col, low_memory=False)
+        return pd.read_csv(p, sep=sep, index_col=index_col, low_memory=False)
     except pd.errors.EmptyDataError as exc:
         raise FerroscopeError(f"the {what} is empty.", file=str(p), field=field,
                               fix="check the file (a failed export or download?).") from exc
@@ -182,13 +309,6 @@ def read_table(path: PathLike, *, what: str, index_col: int | str | None = None,
                               field=field,
                               fix="check that it is a tab- or comma-separated text table "
                                   "(optionally gzipped) and is not truncated.") from exc
-    for col in required or []:
-        if col not in df.columns:
-            raise FerroscopeError(
-                f"column is missing from the {what} (columns present: "
-                f"{', '.join(map(str, df.columns[:12]))}{'...' if len(df.columns) > 12 else ''}).",
-                file=str(p), field=col, fix="rename the column or correct the cohort's mapping.")
-    return df
 
 
 def sha256sum(path: PathLike, chunk: int = 1 << 20) -> str:

@@ -84,10 +84,13 @@ def forest_plot(stats: pd.DataFrame, method: str, analysis: str, div_id: str) ->
     d = forest_rows(stats, method, analysis)
     if d.empty:
         return None
-    labels = [_esc(label) for label in d["label"]]
+    # pooled rows: heterogeneity and prediction interval in the hover; k = 2 flagged (†)
+    few = (d["is_pooled"] & (d.get("n_cohorts", np.nan) == 2)).to_numpy()
+    labels = [_esc(label) + (" †" if f else "") for label, f in zip(d["label"], few, strict=True)]
     sig = (d["q"] < 0.05).to_numpy()
-    extra = [f"<br>tau² = {r.tau2:.3g}, I² = {100 * r.i2:.0f}%" if r.is_pooled else ""
-             for r in d.itertuples()]
+    extra = [f"<br>tau² = {r.tau2:.3g}, I² = {100 * r.i2:.0f}%"
+             + (f", 95% PI {r.pi_low:.3f}-{r.pi_high:.3f}" if hasattr(r, "pi_low") else "")
+             if r.is_pooled else "" for r in d.itertuples()]
     fig = go.Figure(go.Scatter(
         x=d["estimate"], y=labels, mode="markers",
         marker={"color": np.where(sig, "#c0392b", "#555555"),
@@ -105,6 +108,9 @@ def forest_plot(stats: pd.DataFrame, method: str, analysis: str, div_id: str) ->
     title = ("Hazard ratio per SD of score (95% CI); ◆ random-effects pooled; red: q < 0.05"
              if analysis != "auc" else
              "AUC for response (95% DeLong CI); > 0.5: higher in responders; red: q < 0.05")
+    if few.any():
+        title += ("<br><sup>† pooled over 2 cohorts: tau² is barely estimable; read the "
+                  "prediction interval (hover) and the cohorts, not the diamond alone</sup>")
     fig.update_layout(title=title, height=120 + 26 * len(d), showlegend=False)
     if analysis != "auc":
         fig.update_xaxes(type="log", title="HR per SD")
@@ -310,11 +316,12 @@ def download_records(cohort: str, files: Iterable[str | Path]) -> list[dict[str,
 
 def method_table(methods: list[str]) -> list[dict[str, str]]:
     """Name, summary and reference of each method of the run, as each method module declares
-    them (``METHOD`` in ``ferroscope.scoring.<name>``)."""
-    from .scoring import METHODS
+    them (``METHOD`` in ``ferroscope.scoring.<name>``); an unknown name stops, naming the
+    registered ones."""
+    from .scoring import method
 
-    return [{"name": m, "summary": METHODS[m].summary, "reference": METHODS[m].reference}
-            for m in methods if m in METHODS]
+    return [{"name": m, "summary": method(m).summary, "reference": method(m).reference}
+            for m in methods]
 
 
 def scoring_runs_table(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -339,7 +346,7 @@ def render(stats: pd.DataFrame, cohorts: list[CohortData], config: dict[str, Any
            genesets: list[dict[str, Any]], inputs: list[dict[str, Any]],
            software: dict[str, str], created: str, risk: RiskData | None = None,
            downloads: list[dict[str, Any]] | None = None,
-           scoring_runs: list[dict[str, Any]] | None = None) -> str:
+           scoring_runs: list[dict[str, Any]] | None = None, tissue: str = "") -> str:
     """Render the whole report to a string (``downloads``: :func:`download_records` rows;
     ``scoring_runs``: the score step's JSON sidecars, see :func:`scoring_runs_table`)."""
     methods = list(config["scoring"]["methods"])
@@ -381,6 +388,7 @@ def render(stats: pd.DataFrame, cohorts: list[CohortData], config: dict[str, Any
         method_info=method_table(methods),
         n_sig=int((stats["q"] < 0.05).sum()), n_tests=int(stats["p"].notna().sum()),
         risk=risk_section(risk, stats),
+        tissue=tissue,  # ferroscope.report_tissue.section (HTML, already escaped)
     )
 
 
@@ -433,6 +441,8 @@ class RiskData:
     models: list[dict[str, Any]]         # model.json contents
     clinical: dict[str, pd.DataFrame]    # cohort -> standard clinical table
     not_trained: dict[str, str] = field(default_factory=dict)
+    # trained-model CV stability and calibration (ferroscope.report_models.ModelsView)
+    models_view: Any = None
 
 
 def _risk_label(cohort: str, role: str) -> str:
@@ -557,4 +567,13 @@ def risk_section(risk: RiskData | None, stats: pd.DataFrame) -> dict[str, Any] |
         "forest_training": forest_plot(sig_stats, "signature", "cox_hr_per_sd_training",
                                        "risk-forest-training"),
         "rows": sig_stats.to_dict("records"),
+        # --- risk-model fragments (CV repeats, selection frequency, calibration) live in
+        # ferroscope.report_models; shown after the model paragraphs ---
+        "models_html": _models_html(risk, sig_stats),
     }
+
+
+def _models_html(risk: RiskData, sig_stats: pd.DataFrame) -> str:
+    from .report_models import models_html
+
+    return models_html(risk.models_view, risk.models, sig_stats)

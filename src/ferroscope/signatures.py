@@ -7,7 +7,8 @@ come from::
     # name: LIANG2020_10GENE
     # citation: "Liang JY et al. Int J Biol Sci 2020;16:2430. doi:10.7150/ijbs.45050"
     # endpoint: os
-    # scale: log2              # log2 | zscore: the expression scale the coefficients apply to
+    # scale: log2              # log2 | zscore | training_zscore: the scale the coefficients
+    #                          # apply to
     # cutoff: cohort_median    # cohort_median, or a number on the risk scale
     # coefficients_source: "table 2 of the paper"
     # checked: "what was checked against the paper, and when"
@@ -16,7 +17,10 @@ come from::
 
 The risk score is the weighted sum ``r_i = sum_g beta_g x_gi`` over the signature genes present,
 with ``x`` the cohort's prepared log2 matrix (``scale: log2``) or genes standardised within the
-cohort (``scale: zscore``). Genes are looked up through the project's alias table (papers write
+cohort (``scale: zscore``), or standardised with fixed means and SDs given as two more table
+columns ``train_mean`` and ``train_sd`` (``scale: training_zscore``: a model frozen with
+``validation_scaling: training``, a true lock for cohorts of the training cohort's platform).
+Genes are looked up through the project's alias table (papers write
 ``CARS`` for ``CARS1``). A signature whose missing genes carry a share of the coefficients
 ``sum_missing |beta| / sum |beta|`` above the configured bound is not scored: the score would be
 a different model.
@@ -38,7 +42,9 @@ from .io import PathLike
 
 REQUIRED_META = ("name", "citation", "endpoint", "scale", "cutoff", "coefficients_source",
                  "checked")
-SCALES = ("log2", "zscore")
+SCALES = ("log2", "zscore", "training_zscore")
+#: table columns of a ``training_zscore`` signature besides gene and coefficient
+SCALING_COLUMNS = ("train_mean", "train_sd")
 CUTOFF_MEDIAN = "cohort_median"
 
 
@@ -50,6 +56,7 @@ class Signature:
     coefficients: pd.Series          # index gene (HGNC after aliases), float coefficients
     meta: dict[str, Any] = field(default_factory=dict)
     path: str = ""
+    scaling: pd.DataFrame | None = None   # training_zscore: train_mean, train_sd per gene
 
     @property
     def scale(self) -> str:
@@ -105,23 +112,32 @@ def read_signature(path: PathLike, aliases: AliasTable | None = None) -> Signatu
                               fix=f"use '{CUTOFF_MEDIAN}' or the paper's fixed risk cut-off.")
     body = [ln for ln in lines if ln.strip() and not ln.startswith("#")]
     rows = [ln.split("\t") for ln in body]
-    if not rows or [c.strip() for c in rows[0][:2]] != ["gene", "coefficient"]:
-        raise FerroscopeError("table header must be 'gene<TAB>coefficient'.", file=str(p),
-                              field="gene", fix="start the table with 'gene<TAB>coefficient'.")
-    genes, coefs = [], []
+    training = meta["scale"] == "training_zscore"
+    want = ["gene", "coefficient", *(SCALING_COLUMNS if training else ())]
+    if not rows or [c.strip() for c in rows[0][:len(want)]] != want:
+        raise FerroscopeError(f"table header must be '{'<TAB>'.join(want)}'.", file=str(p),
+                              field="gene", fix=f"start the table with "
+                                                f"'{'<TAB>'.join(want)}'.")
+    genes, values = [], []
     for k, r in enumerate(rows[1:], start=2):
         try:
-            value = float(r[1])
-        except (IndexError, ValueError):
-            raise FerroscopeError(f"row {k} has no numeric coefficient ({r!r}).", file=str(p),
-                                  field="coefficient", fix="one 'GENE<TAB>number' per row."
-                                  ) from None
-        if not np.isfinite(value):
-            raise FerroscopeError(f"row {k}: coefficient is not finite.", file=str(p),
-                                  field="coefficient", fix="give a finite number.")
+            nums = [float(v) for v in r[1:len(want)]]
+        except ValueError:
+            nums = []
+        if len(nums) != len(want) - 1:
+            raise FerroscopeError(f"row {k} has no numeric {' and '.join(want[1:])} ({r!r}).",
+                                  file=str(p), field="coefficient",
+                                  fix="one 'GENE<TAB>number' per row" + (
+                                      "<TAB>train_mean<TAB>train_sd" if training else "")
+                                  + ".")
+        if not np.all(np.isfinite(nums)) or (training and nums[2] <= 0):
+            raise FerroscopeError(f"row {k}: coefficient{' or scaling' if training else ''} "
+                                  "is not finite" + (" (or train_sd <= 0)" if training else "")
+                                  + ".", file=str(p), field="coefficient",
+                                  fix="give finite numbers (a positive train_sd).")
         gene = r[0].strip()
         genes.append(aliases(gene) if aliases is not None else gene)
-        coefs.append(value)
+        values.append(nums)
     dup = sorted({g for g in genes if genes.count(g) > 1})
     if dup:
         raise FerroscopeError(f"genes listed twice (after aliases): {', '.join(dup)}.",
@@ -129,8 +145,9 @@ def read_signature(path: PathLike, aliases: AliasTable | None = None) -> Signatu
     if not genes:
         raise FerroscopeError("signature has no genes.", file=str(p), field="gene",
                               fix="add 'GENE<TAB>coefficient' rows.")
-    return Signature(str(meta["name"]), pd.Series(coefs, index=pd.Index(genes, name="gene"),
-                                                   name="coefficient"), meta, str(p))
+    table = pd.DataFrame(values, index=pd.Index(genes, name="gene"), columns=want[1:])
+    return Signature(str(meta["name"]), table["coefficient"], meta, str(p),
+                     table[list(SCALING_COLUMNS)] if training else None)
 
 
 def missing_share(coefficients: pd.Series, missing: list[str]) -> float:
@@ -162,6 +179,9 @@ def score_signature(expr: pd.DataFrame, sig: Signature, *, max_missing_share: fl
     x = expr.loc[present].astype(float)
     if sig.scale == "zscore":
         x = x.sub(x.mean(axis=1), axis=0).div(x.std(axis=1, ddof=0), axis=0)
+    elif sig.scale == "training_zscore" and sig.scaling is not None:
+        scaling = sig.scaling.loc[present]
+        x = x.sub(scaling["train_mean"], axis=0).div(scaling["train_sd"], axis=0)
     risk = x.T @ sig.coefficients.loc[present]
     risk.name = sig.name
     return SignatureScore(sig.name, risk, present, missing, share, True,
@@ -181,6 +201,9 @@ class RiskTables:
     scores: pd.DataFrame
     coverage: pd.DataFrame
     calibration: pd.DataFrame
+    #: smoothed calibration curves at 3 years: cohort, signature, role, predicted, observed
+    curve: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=["cohort", "signature", "role", "predicted", "observed"]))
 
 
 METHOD = "signature"
@@ -188,20 +211,23 @@ METHOD = "signature"
 
 def evaluate(cohorts: dict[str, tuple[pd.DataFrame, pd.DataFrame]], sigs: list[Signature], *,
              max_missing_share: float, endpoints: dict[str, str] | None = None,
-             min_events: int = 10, n_boot: int = 200, seed: int = 12) -> RiskTables:
+             min_events: int = 10, n_boot: int = 200, seed: int = 12,
+             seeds: dict[str, int] | None = None) -> RiskTables:
     """Score every signature in every cohort and validate it (locked).
 
     ``cohorts``: id -> (genes x samples expression, clinical table indexed by sample).
     A signature with ``training_cohort`` in its header is a frozen trained model: its row in
     that cohort is the (optimistic) training fit, analysis ``cox_hr_per_sd_training``, kept out
-    of the pooled estimate; every other row has analysis ``cox_hr_per_sd`` and joins the
-    random-effects pooling and the FDR family of method ``signature``.
+    of the pooled estimate and of every FDR family (shown with its p, no q:
+    ``statistics.add_fdr``); every other row has analysis ``cox_hr_per_sd`` and joins the
+    random-effects pooling and the FDR family of method ``signature``. ``seeds``: bootstrap
+    seed per signature (a trained model's ``models.<name>.seed``); others use ``seed``.
     """
     from .riskmodel import validate_risk
     from .statistics import survival_rows
 
     endpoints = endpoints or {}
-    stats, scores, cover, calib = [], [], [], []
+    stats, scores, cover, calib, curves = [], [], [], [], []
     for sig in sigs:
         ep = endpoints.get(sig.name, str(sig.meta.get("endpoint", "os")))
         trained_in = sig.meta.get("training_cohort")
@@ -229,11 +255,14 @@ def evaluate(cohorts: dict[str, tuple[pd.DataFrame, pd.DataFrame]], sigs: list[S
             cut = signature_cutpoint(sig, sc.risk)
             val = validate_risk(cl[f"{ep}_time_months"], cl[f"{ep}_event"], sc.risk,
                                 cutpoint=cut, baseline_s36=s0, min_events=min_events,
-                                n_boot=n_boot, seed=seed)
+                                n_boot=n_boot, seed=(seeds or {}).get(sig.name, seed))
             row = survival_rows({(sig.name, ep): val.survival}, cid, METHOD).iloc[0].to_dict()
             notes = [n for n in (row.get("note", ""), sc.reason, *val.notes) if n]
             if role == "training":
                 notes.insert(0, "training cohort: optimistic (the model was fitted here)")
+            if trained_in and s0 is None:
+                notes.append("no calibration at 36 months: the model has no baseline survival "
+                             "there (training follow-up too short)")
             row.update(base, **val.as_dict(), note="; ".join(notes))
             stats.append(row)
             scores.append(pd.DataFrame({"cohort": cid, "signature": sig.name, "role": role,
@@ -241,6 +270,8 @@ def evaluate(cohorts: dict[str, tuple[pd.DataFrame, pd.DataFrame]], sigs: list[S
                                         "group": np.where(sc.risk > cut, "high", "low")}))
             if not val.calibration.empty:
                 calib.append(val.calibration.assign(cohort=cid, signature=sig.name, role=role))
+            if not val.curve.empty:
+                curves.append(val.curve.assign(cohort=cid, signature=sig.name, role=role))
     table = pd.DataFrame(stats)
     # the columns every per-cohort results table has, also when no signature could be tested
     from .checks import RESULT_COLUMNS
@@ -253,7 +284,10 @@ def evaluate(cohorts: dict[str, tuple[pd.DataFrame, pd.DataFrame]], sigs: list[S
                       pd.DataFrame(cover),
                       pd.concat(calib, ignore_index=True) if calib else pd.DataFrame(
                           columns=["cohort", "signature", "role", "group", "n", "predicted",
-                                   "observed", "observed_ci_low", "observed_ci_high"]))
+                                   "observed", "observed_ci_low", "observed_ci_high"]),
+                      *([pd.concat(curves, ignore_index=True)[
+                          ["cohort", "signature", "role", "predicted", "observed"]]]
+                        if curves else []))
 
 
 def load_risk_data(inputs: Any, cohorts: list[Any], not_trained: dict[str, str]) -> Any:
@@ -261,6 +295,7 @@ def load_risk_data(inputs: Any, cohorts: list[Any], not_trained: dict[str, str])
     import json
 
     from .report import RiskData
+    from .report_models import ModelsView
 
     if not hasattr(inputs, "risk_scores"):
         return None
@@ -274,4 +309,6 @@ def load_risk_data(inputs: Any, cohorts: list[Any], not_trained: dict[str, str])
                     calibration=read(inputs.risk_calibration),
                     signatures=[read_signature(p) for p in paths], models=models,
                     clinical={c.cohort: c.clinical for c in cohorts},
-                    not_trained=dict(not_trained))
+                    not_trained=dict(not_trained),
+                    models_view=ModelsView.read(list(inputs.get("risk_models", [])),
+                                                inputs.get("risk_calibration_curve")))

@@ -4,10 +4,11 @@
 model (Efron ties, lifelines ``CoxPHFitter``, Newton-polished until the step is below
 1e-12 so that coefficients, SE and p-values equal R's ``coxph(ties = "efron")`` to 1e-8
 relative) and reports the hazard ratio per SD with its 95% Wald CI, the Wald and
-likelihood-ratio p-values, Harrell's C-index and the proportional-hazards test on Schoenfeld
-residuals (rank time transform). Where that test fails (p < 0.05) the HR is also given before
-and after the median event time (time-split fit). Covariates, when given, add an adjusted HR
-per SD from a multivariable model (complete cases; the number dropped is reported).
+likelihood-ratio p-values, Harrell's C-index and the proportional-hazards score test of R
+survival's ``cox.zph`` (Kaplan-Meier time transform; ``ferroscope.phtest``). Where that test
+fails (p < 0.05) the HR is also given before and after the median event time (time-split
+fit). Covariates, when given, add an adjusted HR per SD from a multivariable model (complete
+cases; the number dropped is reported).
 
 Kaplan-Meier comparisons: median split and tertiles (log-rank), and the optimised cut-point by
 maximally selected log-rank statistics (``maxstat_logrank``) with the Lausen & Schumacher (1994)
@@ -29,8 +30,10 @@ from dataclasses import fields as dataclass_fields
 import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter, KaplanMeierFitter
-from lifelines.statistics import logrank_test, proportional_hazard_test
+from lifelines.statistics import logrank_test
 from scipy.stats import norm
+
+from .phtest import cox_zph
 
 FIT_OPTIONS = {"precision": 1e-10, "max_steps": 200}
 #: Newton-Raphson polishing after lifelines' own stop (see ``_fit``): one pure Newton step per
@@ -245,14 +248,26 @@ def ph_test(time: pd.Series, event: pd.Series, scores: pd.DataFrame,
             cox: pd.DataFrame) -> pd.Series:
     """Proportional-hazards p of every score's univariate fit (``cox``: ``cox_efron`` rows).
 
-    Schoenfeld residuals, rank time transform: lifelines ``proportional_hazard_test`` as
-    ``univariate_cox`` computes it, for all scores at once
-    (``ferroscope.batchstats.ph_test_rank``, equal to lifelines to 1e-14).
+    R ``cox.zph`` (KM transform) as ``univariate_cox`` computes it, for all scores at once
+    (``ferroscope.phtest.cox_zph_batch``) on each score's per-SD z; a score with missing values
+    is tested on its complete cases.
     """
-    from .batchstats import ph_test_rank
+    from .batchstats import standardise
+    from .phtest import cox_zph_batch
 
-    return ph_test_rank(time, event, scores, cox["log_hr"].to_numpy(float),
-                        cox["se_log_hr"].to_numpy(float))
+    keep = (time.notna() & event.notna()).to_numpy()
+    t, e = time.to_numpy(float)[keep], event.to_numpy(float)[keep]
+    z = standardise(scores[keep])[0]
+    beta = cox["log_hr"].reindex(z.columns).to_numpy(float)
+    out = pd.Series(np.nan, index=z.columns, name="ph_p")
+    full = z.notna().all().to_numpy()
+    if full.any():
+        out.iloc[full] = cox_zph_batch(t, e, z.loc[:, full].to_numpy().T, beta[full])[1]
+    for j in np.flatnonzero(~full):
+        m = z.iloc[:, j].notna().to_numpy()
+        out.iloc[j] = cox_zph_batch(t[m], e[m], z.iloc[:, j].to_numpy()[m][None, :],
+                                    beta[j:j + 1])[1][0]
+    return out
 
 
 def _detail(time: pd.Series, event: pd.Series, score: pd.Series, ph_p: float, km_note: str,
@@ -267,7 +282,7 @@ def _detail(time: pd.Series, event: pd.Series, score: pd.Series, ph_p: float, km
     if fields["ph_p"] < 0.05:
         split = time_split(data, time_unit)
         fields.update(split)
-        notes.append("proportional hazards questionable (Schoenfeld p < 0.05): see HR before "
+        notes.append("proportional hazards questionable (cox.zph p < 0.05): see HR before "
                      f"and after {split['split_months'] * UNIT_PER_MONTH[time_unit]:.1f} "
                      f"{time_unit}")
     notes.append(km_note)
@@ -283,18 +298,16 @@ def _detail(time: pd.Series, event: pd.Series, score: pd.Series, ph_p: float, km
 
 
 def univariate_cox(data: pd.DataFrame) -> dict[str, float]:
-    """HR per SD with 95% Wald CI, Wald and LR p, C-index and the Schoenfeld PH test."""
+    """HR per SD with 95% Wald CI, Wald and LR p, C-index and the PH test (R ``cox.zph``)."""
     cph = fit_cox(data)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ph = proportional_hazard_test(cph, data, time_transform="rank")
+    ph = cox_zph(data["time"], data["event"], data[["z"]], cph.params_[["z"]].to_numpy())
     row = cph.summary.loc["z"]
     return {"log_hr": float(row["coef"]), "se_log_hr": float(row["se(coef)"]),
             "hr": float(row["exp(coef)"]), "ci_low": float(row["exp(coef) lower 95%"]),
             "ci_high": float(row["exp(coef) upper 95%"]), "p_wald": float(row["p"]),
             "p_lr": float(cph.log_likelihood_ratio_test().p_value),
             "c_index": float(cph.concordance_index_),
-            "ph_p": float(np.atleast_1d(ph.p_value)[0])}
+            "ph_p": float(ph.loc["z", "p"])}
 
 
 def time_split(data: pd.DataFrame, time_unit: str = "months") -> dict[str, float]:

@@ -19,17 +19,29 @@ except ImportError as err:
         "that runs snakemake: pip install -e . (see README.md)."
     ) from None
 
+CONFIG_FILE = (
+    workflow.overwrite_configfiles[0]
+    if workflow.overwrite_configfiles
+    else "config/config.yaml"
+)
+# No cohort in config/config.yaml, --configfile or --config: run the synthetic demo. Its
+# cohorts, model and null signature live in config/demo.yaml only, so a config that names
+# cohorts never inherits them (docs/configuration.md). Command-line values still win.
+if not config.get("cohorts") and not config.get("cohorts_file"):
+    workflow.configfile(str(FERROSCOPE_ROOT / "config" / "demo.yaml"))
+    CONFIG_FILE = "config/demo.yaml"
+    print(
+        "ferroscope: no cohort configured: running the synthetic demo (config/demo.yaml).",
+        file=sys.stderr,
+    )
+
 try:
     config = validate_config(
         config,
         schema_dir=FERROSCOPE_ROOT / "workflow" / "schemas",
         base_dir=Path.cwd(),  # paths in config are relative to the working directory
         workflow_dir=FERROSCOPE_ROOT,  # ... or, for the shipped gene sets, to this checkout
-        config_file=(
-            workflow.overwrite_configfiles[0]
-            if workflow.overwrite_configfiles
-            else "config/config.yaml"
-        ),
+        config_file=CONFIG_FILE,
     )
 except FerroscopeError as err:
     raise WorkflowError(f"ferroscope: invalid configuration.\n{err}") from None
@@ -181,4 +193,5 @@ def all_targets():
         "results/report.html",
         *static_figures(),
         *risk_targets(),
+        *tissue_targets(),
     ]

@@ -10,6 +10,7 @@ rule statistics:
             cohorts=[c for c in COHORTS if has_response(c)],
         ),
         risk=risk_targets()[:1],  # results/signatures/statistics.tsv when signatures are used
+        tissue=tissue_targets(),  # results/tissue/statistics.tsv: tumour vs non-tumour
     output:
         report(
             "results/statistics.tsv",
@@ -20,6 +21,8 @@ rule statistics:
         "logs/statistics.log",
     conda:
         "../envs/ferroscope.yaml"
+    params:
+        meta_method=config["statistics"]["meta"]["method"],
     script:
         "../scripts/statistics.py"
 
@@ -35,6 +38,15 @@ rule report:
         score_records=per_cohort_method("results/{cohort}/scores/{method}.json"),
         gmt=config["genesets"]["gmt"],
         genes_table=config["genesets"]["evidence"],
+        # tumour vs non-tumour (tissue.smk): both groups and their primary-method scores
+        tissue_h5ad=expand(
+            "results/{cohort}/tissue/prepared.h5ad", cohort=TISSUE_COHORTS
+        ),
+        tissue_scores=expand(
+            "results/{cohort}/tissue/scores/{method}.tsv",
+            cohort=TISSUE_COHORTS,
+            method=config["scoring"].get("primary", METHODS[0]),
+        ),
     output:
         "results/report.html",
     log:

@@ -4,7 +4,8 @@
 
 
 rule risk_model:
-    """Train a penalised Cox model (k-fold CV, fixed seed) and freeze it as a signature file."""
+    """Train a penalised Cox model (repeated k-fold CV, fixed seed) and freeze it as a signature
+    file; selection frequency of each gene over the CV repeats."""
     input:
         h5ad=lambda wc: f"results/{MODELS[wc.model]['cohort']}/prepared.h5ad",
         gmt=config["genesets"]["gmt"],
@@ -13,6 +14,7 @@ rule risk_model:
         signature="results/models/{model}/signature.tsv",
         coefficients="results/models/{model}/coefficients.tsv",
         cv="results/models/{model}/cv.tsv",
+        selection="results/models/{model}/selection.tsv",
         summary="results/models/{model}/model.json",
     log:
         "logs/risk_model/{model}.log",
@@ -40,6 +42,7 @@ rule risk_validation:
         scores="results/signatures/scores.tsv",
         coverage="results/signatures/coverage.tsv",
         calibration="results/signatures/calibration.tsv",
+        calibration_curve="results/signatures/calibration_curve.tsv",
     log:
         "logs/risk_validation.log",
     conda:

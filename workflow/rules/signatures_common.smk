@@ -21,8 +21,24 @@ def signature_path(path):
     ) from None
 
 
+def model_settings(name, entry):
+    """A model's settings checked at parse time (a misspelt cutpoint, select or
+    validation_scaling stops before any job, naming the allowed values)."""
+    from ferroscope.riskmodel import ModelSettings
+
+    try:
+        ModelSettings.from_config(name, entry)
+    except FerroscopeError as err:
+        raise WorkflowError(f"ferroscope: invalid configuration.\n{err}") from None
+    return entry
+
+
 SIGNATURE_FILES = [signature_path(p) for p in config["signatures"]["files"]]
-MODELS = {m: v for m, v in config["models"].items() if v["cohort"] in config["cohorts"]}
+MODELS = {
+    m: model_settings(m, v)
+    for m, v in config["models"].items()
+    if v["cohort"] in config["cohorts"]
+}
 # shown in the report's risk-signature section (never dropped silently)
 MODELS_NOT_TRAINED = {
     m: f"training cohort '{v['cohort']}' is not among the configured cohorts"
@@ -48,6 +64,7 @@ def risk_outputs():
         "risk_scores": "results/signatures/scores.tsv",
         "risk_coverage": "results/signatures/coverage.tsv",
         "risk_calibration": "results/signatures/calibration.tsv",
+        "risk_calibration_curve": "results/signatures/calibration_curve.tsv",
         "risk_models": expand("results/models/{model}/model.json", model=MODELS),
         "signatures": SIGNATURE_FILES,
     }

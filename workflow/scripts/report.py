@@ -5,12 +5,14 @@ import json
 
 import _bootstrap  # noqa: F401  (puts the checkout's src/ on sys.path if needed)
 
-from ferroscope import provenance
+from ferroscope import provenance, tissue
 from ferroscope.checks import read_coverage, read_h5ad, read_scores, read_statistics
 from ferroscope.genesets import read_genes_table
 from ferroscope.io import atomic_open
 from ferroscope.logs import step_logging
 from ferroscope.report import CohortData, download_records, render
+from ferroscope.report_tissue import TissueData
+from ferroscope.report_tissue import section as tissue_section
 from ferroscope.signatures import load_risk_data
 
 cfg = snakemake.params.config
@@ -40,7 +42,16 @@ with step_logging(snakemake.log[0], "report") as log:
             scoring_runs.append(json.load(fh))
     downloads = [rec for cid, files in snakemake.params.downloads.items()
                  for rec in download_records(cid, files)]
+    tissue_data = []
+    for h5ad, path in zip(snakemake.input.tissue_h5ad, snakemake.input.tissue_scores,
+                          strict=True):
+        t = read_h5ad(h5ad, backed=True)
+        tissue_data.append(TissueData(str(t.uns["cohort"]),
+                                      t.obs[[tissue.GROUP, tissue.PAIR]].copy(),
+                                      read_scores(path, t.obs_names)))
     page = render(stats, cohorts, cfg, downloads=downloads,
+                  tissue=tissue_section(stats, tissue_data,
+                                        cfg["scoring"].get("primary", methods[0])),
                   scoring_runs=scoring_runs,
                   genesets=read_genes_table(snakemake.input.genes_table).to_dict("records"),
                   inputs=inputs, software=provenance.versions(),

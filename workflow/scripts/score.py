@@ -25,21 +25,16 @@ with step_logging(snakemake.log[0], "score") as log:
     expr = expr.drop(index=list(unusable_genes(expr)))
     # members -> matrix rows, resolved over all sets exactly as the coverage step does
     sets = [s for s in resolve_sets(all_sets, expr.index, aliases) if s.name in scored]
-    params = dict(snakemake.params.options)
-    if method == "gsva":
-        # GSVA's kcdf "auto" calls data integer (Poisson kernel) only if prepare did not
-        # log-transform it; otherwise the values decide (see ferroscope.scoring.gsva)
-        prepared = json.loads(adata.uns.get("prepare", "{}"))
-        if prepared.get("log_transformed"):
-            params["integer"] = False
+    # what prepare did to the values (GSVA's kcdf "auto" reads it: see ferroscope.scoring.gsva)
+    log_transformed = bool(json.loads(adata.uns.get("prepare", "{}")).get("log_transformed"))
     info: dict = {}
     log.info("%s: scoring %d sets on %d samples (%d missing cells, policy %s)", method,
              len(sets), expr.shape[1], int(expr.isna().to_numpy().sum()),
              snakemake.params.missing)
-    scores = score_sets(expr, sets, method, params=params,
+    scores = score_sets(expr, sets, method, params=snakemake.params.options,
                         chunk_size=snakemake.params.chunk_size,
                         missing=snakemake.params.missing, min_size=snakemake.params.min_size,
-                        info=info, cohort=cohort)
+                        log_transformed=log_transformed, info=info, cohort=cohort)
     if info.get("kcdf"):
         log.info("gsva kernel: %s (%s)", info["kcdf"], info["kcdf_reason"])
     scores.index.name = "sample_id"

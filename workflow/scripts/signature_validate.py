@@ -22,10 +22,12 @@ with step_logging(snakemake.log[0], "risk_validation") as log:
     endpoints = {m: v["endpoint"] for m, v in snakemake.params.models.items()}
     tables = evaluate(cohorts, sigs, max_missing_share=snakemake.params.max_missing_share,
                       endpoints=endpoints, min_events=snakemake.params.min_events,
-                      n_boot=snakemake.params.n_boot)
+                      n_boot=snakemake.params.n_boot,
+                      seeds={m: int(v["seed"]) for m, v in snakemake.params.models.items()})
     log.info("%d signatures x %d cohorts: %d validated", len(sigs), len(cohorts),
              int((tables.statistics["status"] == "ok").sum()))
     write_tsv(tables.statistics, snakemake.output.statistics)
     write_tsv(tables.scores, snakemake.output.scores)
     write_tsv(tables.coverage, snakemake.output.coverage)
     write_tsv(tables.calibration, snakemake.output.calibration)
+    write_tsv(tables.curve, snakemake.output.calibration_curve)

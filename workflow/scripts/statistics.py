@@ -6,10 +6,13 @@ from ferroscope.checks import read_results
 from ferroscope.io import write_tsv
 from ferroscope.logs import step_logging
 from ferroscope.statistics import combine
+from ferroscope.tissue import concat_tissue
 
 with step_logging(snakemake.log[0], "statistics") as log:
     tables = [read_results(p) for p in [*snakemake.input.survival, *snakemake.input.response,
                                         *snakemake.input.risk]]
-    table = combine(tables)
+    table = combine(tables, meta_method=snakemake.params.meta_method)
+    # tumour vs non-tumour rows: pooled and FDR-adjusted in their own family (tissue.smk)
+    table = concat_tissue(table, [read_results(p) for p in snakemake.input.tissue])
     log.info("%d tests, %d with q < 0.05", table["p"].notna().sum(), (table["q"] < 0.05).sum())
     write_tsv(table, snakemake.output[0])

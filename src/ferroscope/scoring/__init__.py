@@ -1,15 +1,18 @@
 """Gene-set scoring methods, one module each, registered in :data:`METHODS`.
 
-Adding a method touches one file: write ``scoring/<name>.py`` with a ``score(x, sets, **params)``
-function whose docstring carries the formula and reference and a ``METHOD = Method(...)``
-entry (name, summary, reference), then list it in ``METHODS`` below and its name in
-:data:`ferroscope.constants.METHOD_NAMES`.
+A method module holds its formula and reference (module docstring), its settings (a frozen
+:class:`Settings` dataclass: the keys of ``scoring.<name>`` in the config), a
+``score(x, sets, settings, run)`` function and a ``METHOD = Method(...)`` entry. Method modules
+import only the shared private blocks (``_base``, ``_ranking``, ``_filters``, ``_zscores``,
+``_walk``, ``_kcdf``, ``_sets``, ``_threads``), never each other. docs/extending.md lists every
+file a new method touches.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,7 +20,7 @@ import pandas as pd
 from ..errors import FerroscopeError
 from ..genesets import GeneSet
 from . import gsva, mean_z, peers, plage, singscore, ssgsea, zscore
-from ._base import Method
+from ._base import MISSING, Method, Run, Settings
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +28,29 @@ log = logging.getLogger(__name__)
 METHODS: dict[str, Method] = {
     m.name: m for m in (ssgsea.METHOD, gsva.METHOD, singscore.METHOD, zscore.METHOD,
                         plage.METHOD, mean_z.METHOD, *peers.METHODS)}
+
+__all__ = ["METHODS", "Method", "Run", "Settings", "check_matrix", "method", "run_record",
+           "score_sets", "set_rows", "settings", "unusable_genes"]
+
+
+def method(name: str) -> Method:
+    """The registered method ``name``; an unknown name stops, naming the registered ones."""
+    if name not in METHODS:
+        raise FerroscopeError(f"unknown scoring method '{name}'.", field="scoring.methods",
+                              fix=f"use one of {', '.join(sorted(METHODS))}.")
+    return METHODS[name]
+
+
+def settings(name: str, given: Mapping[str, Any] | Settings | None = None) -> Settings:
+    """The typed settings of method ``name`` from a mapping of its config keys (or settings
+    already built): an unknown, misspelt or misplaced key, a wrong type or a value not allowed
+    stops with the valid keys or values."""
+    elsewhere: dict[str, list[str]] = {}
+    for other in METHODS.values():
+        if other.name != name:
+            for key in other.settings.keys():
+                elsewhere.setdefault(key, []).append(other.name)
+    return method(name).settings.of(given, name, elsewhere)
 
 
 def unusable_genes(expr: pd.DataFrame) -> dict[str, str]:
@@ -34,7 +60,7 @@ def unusable_genes(expr: pd.DataFrame) -> dict[str, str]:
     sample where it is measured, including a gene measured in one sample only ("constant across
     samples"), carries no information for any method. The coverage step counts these genes as
     missing, the score and signature steps leave them out. (GSVA's own filter,
-    :func:`ferroscope.scoring.gsva.drop_constant`, is part of that method's R arithmetic.)
+    :func:`ferroscope.scoring._filters.drop_constant`, is part of that method's R arithmetic.)
     """
     x = expr.to_numpy(dtype=np.float64)
     finite = np.isfinite(x)
@@ -107,21 +133,25 @@ def set_rows(expr_index: pd.Index, sets: Sequence[GeneSet], *,
     return out
 
 
-def score_sets(expr: pd.DataFrame, sets: Sequence[GeneSet], method: str, *,
-               params: dict | None = None, chunk_size: int = 1000, missing: str = "na.rm",
-               min_size: int = 1, info: dict | None = None, cohort: str = "") -> pd.DataFrame:
+def score_sets(expr: pd.DataFrame, sets: Sequence[GeneSet], method_name: str, *,
+               params: Mapping[str, Any] | Settings | None = None, chunk_size: int = 1000,
+               missing: str = "na.rm", min_size: int = 1, log_transformed: bool = False,
+               info: dict | None = None, cohort: str = "") -> pd.DataFrame:
     """Score ``sets`` on ``expr`` (genes x samples, NaN = missing) with a registered method.
 
-    Genes of a set absent from ``expr`` are ignored (coverage is decided upstream) and each
-    gene counts once (GSVA with ``compat: "1.46"`` counts recorded duplicates again, as R
-    1.46 did). ``missing`` ("na.rm" or "everything") and ``min_size`` (the fewest measured
-    members a score needs under na.rm) go to every method; ``info`` (a dict) receives what
-    the method reports (GSVA: the kernel and why). Returns a samples x sets DataFrame.
+    ``params``: the method's settings, a mapping of the keys of ``scoring.<method>`` or the
+    method's :class:`Settings`; an unknown, misspelt or misplaced key stops naming the valid
+    ones. Genes of a set absent from ``expr`` are ignored (coverage is decided upstream) and each
+    gene counts once (a method whose settings say :meth:`Settings.counts_duplicates`, GSVA
+    with ``compat: "1.46"``, counts recorded duplicates again, as R 1.46 did). ``missing``
+    ("na.rm" or "everything"), ``min_size`` (the fewest measured members a score needs under
+    na.rm), ``chunk_size`` and ``log_transformed`` (the prepare step log-transformed the
+    cohort) go to every method as a :class:`Run`; ``info`` (a dict) receives what the method
+    reports (GSVA: the kernel and why). Returns a samples x sets DataFrame.
     """
-    if method not in METHODS:
-        raise FerroscopeError(f"unknown scoring method '{method}'.", field="scoring.methods",
-                              fix=f"use one of {sorted(METHODS)}.")
-    if missing not in ("na.rm", "everything"):
+    m = method(method_name)
+    opts = settings(method_name, params)
+    if missing not in MISSING:
         raise FerroscopeError(f"unknown missing-value policy '{missing}'.",
                               field="scoring.missing", fix="use 'na.rm' or 'everything'.")
     if not sets:
@@ -131,32 +161,30 @@ def score_sets(expr: pd.DataFrame, sets: Sequence[GeneSet], method: str, *,
             field="genesets.min_genes",
             fix="lower genesets.min_genes or genesets.min_coverage in config/config.yaml, or "
                 "check that the cohort's gene identifiers are HGNC symbols (see coverage.tsv).")
-    m = METHODS[method]
-    params = dict(params or {})
-    compat = method == "gsva" and str(params.get("compat", "2.0")) == "1.46"
-    idx = set_rows(expr.index, sets, keep_duplicates=compat)
+    idx = set_rows(expr.index, sets, keep_duplicates=opts.counts_duplicates())
     empty = [gs.name for gs, ix in zip(sets, idx, strict=True) if len(ix) == 0]
     if empty:
         raise FerroscopeError(f"no genes of set(s) {empty} are in the matrix.",
                               fix="drop sets that fail the coverage check before scoring.")
     x = expr.to_numpy(dtype=np.float64, copy=False)
     n = x.shape[1]
-    params.update(missing=missing, min_size=min_size)
+    run = Run(missing=missing, min_size=min_size, chunk_size=chunk_size,
+              log_transformed=log_transformed, info=info)
     try:
         if m.single_sample and n > chunk_size:
             parts = []
             for start in range(0, n, chunk_size):
                 stop = min(start + chunk_size, n)
-                log.info("%s: samples %d-%d of %d", method, start + 1, stop, n)
-                parts.append(m.func(x[:, start:stop], idx, **params, info=info))
+                log.info("%s: samples %d-%d of %d", method_name, start + 1, stop, n)
+                parts.append(m.func(x[:, start:stop], idx, opts, run))
             out = np.concatenate(parts, axis=1)
         else:
-            out = m.func(x, idx, **params, chunk_size=chunk_size, info=info)
+            out = m.func(x, idx, opts, run)
     except ValueError as err:  # a method's refusal of its input (e.g. compat 1.46 with NaN)
-        raise FerroscopeError(f"{method}: {err}.", field=f"scoring.{method}",
+        raise FerroscopeError(f"{method_name}: {err}.", field=f"scoring.{method_name}",
                               fix="change the setting named in the message.") from err
     if m.post is not None:
-        out = m.post(out, params)
+        out = m.post(out, opts)
     return pd.DataFrame(out.T, index=expr.columns, columns=[gs.name for gs in sets])
 
 

@@ -19,26 +19,25 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import Method
+from ._base import DEFAULT_RUN, NO_SETTINGS, Method, Run, Settings
+from ._zscores import set_sum, standardise
 
 
-def score(x: np.ndarray, sets: list[np.ndarray], *, missing: str = "na.rm", min_size: int = 1,
-          **_: object) -> np.ndarray:
+def score(x: np.ndarray, sets: list[np.ndarray], settings: Settings = NO_SETTINGS,
+          run: Run = DEFAULT_RUN) -> np.ndarray:
     """Mean z-score per set, shape (len(sets), samples)."""
-    from .zscore import set_sum, standardise
-
     needed = np.unique(np.concatenate(sets)) if sets else np.array([], dtype=int)
     z = standardise(x[needed].astype(np.float64))
     where = {g: i for i, g in enumerate(needed)}
     out = np.empty((len(sets), x.shape[1]))
     for i, idx in enumerate(sets):
-        total, k = set_sum(z[[where[g] for g in idx]], missing, min_size)
+        total, k = set_sum(z[[where[g] for g in idx]], run.missing, run.min_size)
         with np.errstate(invalid="ignore", divide="ignore"):
             out[i] = total / k
     return out
 
 
 #: this method's registry entry (collected in :data:`ferroscope.scoring.METHODS`)
-METHOD = Method("mean_z", score, single_sample=False,
+METHOD = Method("mean_z", score, single_sample=False, settings=Settings,
                 summary="mean of genes z-scored across the cohort's samples",
                 reference="Lee 2008 PLoS Comput Biol (unweighted combined z)")

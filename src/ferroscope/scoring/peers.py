@@ -8,17 +8,32 @@ Both are slower than the native methods and are not meant for production runs.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
 
-from ._base import Method
+from ._base import DEFAULT_RUN, NO_SETTINGS, Method, Run, Settings
+
+
+@dataclass(frozen=True)
+class GseapySettings(Settings):
+    """``scoring.gseapy_ssgsea``: gseapy's ``threads``."""
+
+    threads: int = field(default=1, metadata={"minimum": 1})
+
+
+#: the defaults (a method called without settings)
+DEFAULTS = GseapySettings()
 
 
 def _names(n: int) -> list[str]:
     return [f"g{i}" for i in range(n)]
 
 
-def scanpy_score_genes(x: np.ndarray, sets: list[np.ndarray], **_: object) -> np.ndarray:
+def scanpy_score_genes(x: np.ndarray, sets: list[np.ndarray], settings: Settings = NO_SETTINGS,
+                       run: Run = DEFAULT_RUN) -> np.ndarray:
+    """scanpy.tl.score_genes per set (no missing-value policy: scanpy has none)."""
     import anndata as ad
     import scanpy as sc
 
@@ -32,15 +47,16 @@ def scanpy_score_genes(x: np.ndarray, sets: list[np.ndarray], **_: object) -> np
     return out
 
 
-def gseapy_ssgsea(x: np.ndarray, sets: list[np.ndarray], *, threads: int = 1,
-                  **_: object) -> np.ndarray:
+def gseapy_ssgsea(x: np.ndarray, sets: list[np.ndarray],
+                  settings: GseapySettings = DEFAULTS, run: Run = DEFAULT_RUN) -> np.ndarray:
+    """gseapy.ssgsea's unnormalised ES per set and sample."""
     import gseapy
 
     genes = _names(x.shape[0])
     df = pd.DataFrame(x, index=genes, columns=[f"s{j}" for j in range(x.shape[1])])
     gmt = {f"set{i}": [genes[g] for g in idx] for i, idx in enumerate(sets)}
     res = gseapy.ssgsea(data=df, gene_sets=gmt, outdir=None, sample_norm_method="rank",
-                        min_size=1, max_size=100000, threads=threads, no_plot=True,
+                        min_size=1, max_size=100000, threads=settings.threads, no_plot=True,
                         verbose=False)
     es = res.res2d.pivot(index="Term", columns="Name", values="ES").astype(float)
     return es.loc[list(gmt), df.columns].to_numpy()
@@ -51,6 +67,6 @@ METHODS = (
     Method("scanpy_score_genes", scanpy_score_genes, single_sample=False,
            summary="scanpy.tl.score_genes (set minus control genes)",
            reference="Satija 2015 Nat Biotechnol; scanpy"),
-    Method("gseapy_ssgsea", gseapy_ssgsea, single_sample=True,
+    Method("gseapy_ssgsea", gseapy_ssgsea, single_sample=True, settings=GseapySettings,
            summary="gseapy.ssgsea, unnormalised ES", reference="Barbie 2009 Nature; gseapy"),
 )

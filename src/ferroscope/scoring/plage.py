@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import Method
-from .gsva import drop_constant
-from .zscore import standardise
+from ._base import DEFAULT_RUN, NO_SETTINGS, Method, Run, Settings
+from ._filters import drop_constant
+from ._zscores import standardise
 
 
-def score(x: np.ndarray, sets: list[np.ndarray], *, missing: str = "na.rm", min_size: int = 1,
-          **_: object) -> np.ndarray:
+def score(x: np.ndarray, sets: list[np.ndarray], settings: Settings = NO_SETTINGS,
+          run: Run = DEFAULT_RUN) -> np.ndarray:
     """PLAGE scores, shape (len(sets), samples)."""
     x, sets = drop_constant(np.asarray(x, dtype=np.float64), sets)
     z = standardise(x)
@@ -37,10 +37,10 @@ def score(x: np.ndarray, sets: list[np.ndarray], *, missing: str = "na.rm", min_
             continue
         zs = z[idx]
         gaps = np.isnan(zs)
-        if missing == "everything":
+        if not run.na_rm:
             cols = ~gaps.any(axis=0)
         else:
-            cols = (~gaps).sum(axis=0) >= max(min_size, 1)
+            cols = (~gaps).sum(axis=0) >= max(run.min_size, 1)
             zs = np.where(gaps, 0.0, zs)
         zs = zs[:, cols]
         if zs.shape[1] == 0:
@@ -54,6 +54,6 @@ def score(x: np.ndarray, sets: list[np.ndarray], *, missing: str = "na.rm", min_
 
 
 #: this method's registry entry (collected in :data:`ferroscope.scoring.METHODS`)
-METHOD = Method("plage", score, single_sample=False,
+METHOD = Method("plage", score, single_sample=False, settings=Settings,
                 summary="first right singular vector of the set's z-scored genes",
                 reference="Tomfohr 2005 BMC Bioinformatics")

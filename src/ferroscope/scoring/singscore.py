@@ -22,10 +22,23 @@ the measured members' ranks (:math:`k_j` of them, in the bounds too), NaN when :
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from ._base import Method
+from ._base import DEFAULT_RUN, Method, Run, Settings
 from ._threads import over_row_blocks
+
+
+@dataclass(frozen=True)
+class SingscoreSettings(Settings):
+    """``scoring.singscore``: R singscore's ``centerScore``."""
+
+    center: bool = True
+
+
+#: the defaults (a method called without settings)
+DEFAULTS = SingscoreSettings()
 
 
 def min_ranks(x: np.ndarray, genes: np.ndarray) -> np.ndarray:
@@ -48,8 +61,8 @@ def min_ranks(x: np.ndarray, genes: np.ndarray) -> np.ndarray:
     return out
 
 
-def score(x: np.ndarray, sets: list[np.ndarray], *, center: bool = True,
-          missing: str = "na.rm", min_size: int = 1, **_: object) -> np.ndarray:
+def score(x: np.ndarray, sets: list[np.ndarray],
+          settings: SingscoreSettings = DEFAULTS, run: Run = DEFAULT_RUN) -> np.ndarray:
     """singscore per set and sample, shape (len(sets), samples)."""
     gaps = np.isnan(x)
     n_genes = (x.shape[0] - gaps.sum(axis=0)) if gaps.any() else np.full(x.shape[1],
@@ -65,22 +78,22 @@ def score(x: np.ndarray, sets: list[np.ndarray], *, center: bool = True,
             continue
         r = ranks[np.searchsorted(union, idx)]
         measured = ~np.isnan(r)
-        if missing == "everything" or measured.all():
+        if not run.na_rm or measured.all():
             k = np.full(x.shape[1], len(idx))
             mean_rank = r.mean(axis=0)
         else:
             k = measured.sum(axis=0)
             with np.errstate(invalid="ignore", divide="ignore"):
                 mean_rank = np.where(measured, r, 0.0).sum(axis=0) / k
-            mean_rank[k < max(min_size, 1)] = np.nan
+            mean_rank[k < max(run.min_size, 1)] = np.nan
         low = (k + 1) / 2.0
         high = (2 * n_genes - k + 1) / 2.0
         with np.errstate(invalid="ignore", divide="ignore"):
-            out[i] = (mean_rank - low) / (high - low) - (0.5 if center else 0.0)
+            out[i] = (mean_rank - low) / (high - low) - (0.5 if settings.center else 0.0)
     return out
 
 
 #: this method's registry entry (collected in :data:`ferroscope.scoring.METHODS`)
-METHOD = Method("singscore", score, single_sample=True,
+METHOD = Method("singscore", score, single_sample=True, settings=SingscoreSettings,
                 summary="scaled, centred mean rank of the set within each sample",
                 reference="Foroutan 2018 BMC Bioinformatics")

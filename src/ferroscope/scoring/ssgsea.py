@@ -38,13 +38,27 @@ a member is missing in that sample. The normalisation range ignores NaN scores.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numba
 import numpy as np
 
-from ._base import Method
+from ._base import DEFAULT_RUN, Method, Run, Settings
+from ._ranking import row_orders
 from ._sets import SetIndex
 from ._threads import transposed
-from .gsva import _row_orders
+
+
+@dataclass(frozen=True)
+class SsgseaSettings(Settings):
+    """``scoring.ssgsea``: R GSVA's ``ssgseaParam`` (``alpha``, ``normalize``)."""
+
+    alpha: float = field(default=0.25, metadata={"minimum": 0})
+    normalize: bool = True
+
+
+#: the defaults (a method called without settings)
+DEFAULTS = SsgseaSettings()
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
@@ -105,25 +119,26 @@ def _es(xt: np.ndarray, orders: np.ndarray, flat: np.ndarray, offsets: np.ndarra
     return out
 
 
-def score(x: np.ndarray, sets: list[np.ndarray], *, alpha: float = 0.25,
-          missing: str = "na.rm", min_size: int = 1, **_: object) -> np.ndarray:
-    """Unnormalised ssGSEA enrichment scores, shape (len(sets), samples)."""
+def score(x: np.ndarray, sets: list[np.ndarray], settings: SsgseaSettings = DEFAULTS,
+          run: Run = DEFAULT_RUN) -> np.ndarray:
+    """Unnormalised ssGSEA enrichment scores, shape (len(sets), samples) (the normalisation,
+    :func:`normalise`, runs once over all chunks of samples)."""
     index = SetIndex.of(sets)
     xt = transposed(np.asarray(x, dtype=np.float64))
-    orders = _row_orders(xt)  # numpy's SIMD argsort in threads (~4x numba's)
-    return _es(xt, orders, index.flat, index.offsets, float(alpha), missing == "na.rm",
-               int(min_size))
+    orders = row_orders(xt)  # numpy's SIMD argsort in threads (~4x numba's)
+    return _es(xt, orders, index.flat, index.offsets, float(settings.alpha), run.na_rm,
+               int(run.min_size))
 
 
-def normalise(es: np.ndarray, params: dict) -> np.ndarray:
+def normalise(es: np.ndarray, settings: SsgseaSettings) -> np.ndarray:
     """GSVA's ssGSEA normalisation: divide by the range of all (non-missing) scores."""
-    if not params.get("normalize", True) or not np.isfinite(es).any():
+    if not settings.normalize or not np.isfinite(es).any():
         return es
     span = np.nanmax(es) - np.nanmin(es)
     return es / span if span > 0 else es
 
 
 #: this method's registry entry (collected in :data:`ferroscope.scoring.METHODS`)
-METHOD = Method("ssgsea", score, single_sample=True, post=normalise,
+METHOD = Method("ssgsea", score, single_sample=True, settings=SsgseaSettings, post=normalise,
                 summary="single-sample GSEA (rank-weighted random walk), GSVA-style",
                 reference="Barbie 2009 Nature; Hänzelmann 2013 BMC Bioinformatics")

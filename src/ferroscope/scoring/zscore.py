@@ -19,49 +19,26 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._base import Method
-from .gsva import drop_constant
+from ._base import DEFAULT_RUN, NO_SETTINGS, Method, Run, Settings
+from ._filters import drop_constant
+from ._zscores import set_sum, standardise
 
 
-def standardise(x: np.ndarray) -> np.ndarray:
-    """Genes z-scored across samples (R's ``t(scale(t(x)))``); mean and s.d. over the
-    measured samples when cells are missing (NaN stays NaN)."""
-    if np.isnan(x).any():
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.nanmean(x, axis=1, keepdims=True)
-            sd = np.nanstd(x, axis=1, ddof=1, keepdims=True)
-            return (x - mean) / sd
-    mean = x.mean(axis=1, keepdims=True)
-    sd = x.std(axis=1, ddof=1, keepdims=True)
-    return (x - mean) / sd
-
-
-def set_sum(z: np.ndarray, missing: str, min_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sum of a set's z over its members per sample and the number of members counted, with
-    the missing-value policy applied (NaN where the policy gives no score)."""
-    gaps = np.isnan(z)
-    if not gaps.any() or missing == "everything":
-        return z.sum(axis=0), np.full(z.shape[1], z.shape[0])
-    k = (~gaps).sum(axis=0)
-    total = np.where(gaps, 0.0, z).sum(axis=0)
-    return np.where(k >= max(min_size, 1), total, np.nan), k
-
-
-def score(x: np.ndarray, sets: list[np.ndarray], *, missing: str = "na.rm", min_size: int = 1,
-          **_: object) -> np.ndarray:
+def score(x: np.ndarray, sets: list[np.ndarray], settings: Settings = NO_SETTINGS,
+          run: Run = DEFAULT_RUN) -> np.ndarray:
     """Combined z-scores, shape (len(sets), samples)."""
     x, sets = drop_constant(np.asarray(x, dtype=np.float64), sets)
     z = standardise(x)
     out = np.full((len(sets), x.shape[1]), np.nan)
     for i, idx in enumerate(sets):
         if len(idx):
-            total, k = set_sum(z[idx], missing, min_size)
+            total, k = set_sum(z[idx], run.missing, run.min_size)
             with np.errstate(invalid="ignore", divide="ignore"):
                 out[i] = total / np.sqrt(k)
     return out
 
 
 #: this method's registry entry (collected in :data:`ferroscope.scoring.METHODS`)
-METHOD = Method("zscore", score, single_sample=False,
+METHOD = Method("zscore", score, single_sample=False, settings=Settings,
                 summary="combined z-score: sum of gene z-scores / sqrt(k)",
                 reference="Lee 2008 PLoS Comput Biol")

@@ -150,7 +150,8 @@ def names() -> list[str]:
 
 
 #: cohort keys read after the assembly (prepare step, report), never by a source's assembly
-AFTER_ASSEMBLY = ("clinical", "expression_scale", "description", "evidence")
+AFTER_ASSEMBLY = ("clinical", "expression_scale", "expression_limits", "description",
+                  "evidence")
 
 
 def assembly_config(cohort: Cohort) -> dict[str, Any]:

@@ -31,12 +31,13 @@ import gzip
 import io
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import FerroscopeError
 from . import Assembled, CheckContext, Cohort, Downloads, Source
+from ._platform import map_probes, read_platform_table
+from ._series_matrix import SeriesMatrix, read_series_matrix
 
 if TYPE_CHECKING:  # pandas and numpy are imported where used: the registry is read at parse time
     import pandas as pd
@@ -69,140 +70,6 @@ def platform_file_url(base: str, gpl: str, file: str) -> str:
     """
     folder = "soft" if file.endswith((".soft.gz", ".soft")) else "annot"
     return f"{base.rstrip('/')}/platforms/{_stub(gpl)}/{gpl}/{folder}/{file}"
-
-
-@dataclass
-class SeriesMatrix:
-    expression: pd.DataFrame  # probes x GSM
-    samples: pd.DataFrame     # GSM x (title, source_name, characteristics...)
-    platforms: list[str]
-
-
-def _cells(line: str) -> list[str]:
-    return [c.strip().strip('"') for c in line.rstrip("\n").split("\t")[1:]]
-
-
-def read_series_matrix(path: str | Path) -> SeriesMatrix:
-    """Parse a GEO series matrix (gzipped or not)."""
-    import pandas as pd
-
-    path = Path(path)
-    opener = gzip.open if path.name.endswith(".gz") else open
-    header: dict[str, list[list[str]]] = {}
-    table: list[str] = []
-    state = "header"
-    with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            if state == "header":
-                if line.startswith("!series_matrix_table_begin"):
-                    state = "table"
-                elif line.startswith("!"):
-                    key = line.split("\t", 1)[0][1:].strip()
-                    header.setdefault(key, []).append(_cells(line))
-            elif state == "table":
-                if line.startswith("!series_matrix_table_end"):
-                    state = "end"
-                    break
-                table.append(line)
-    if state == "header":
-        raise FerroscopeError("no '!series_matrix_table_begin' line: this is not a GEO series "
-                              "matrix, or the file is truncated.", file=str(path),
-                              fix="check the accession and platform in config; delete the file "
-                                  "to download it again.")
-    if state != "end":
-        raise FerroscopeError("no '!series_matrix_table_end' line: the file is truncated.",
-                              file=str(path), fix="delete the file to download it again.")
-    if any(ln.strip() for ln in table):
-        expr = pd.read_csv(io.StringIO("".join(table)), sep="\t", index_col=0, quotechar='"')
-    else:  # series whose data are only in supplementary files (e.g. GSE140901)
-        expr = pd.DataFrame(index=pd.Index([], name="ID_REF"))
-    expr.index = expr.index.astype(str)
-    gsm = [g for row in header.get("Sample_geo_accession", []) for g in row]
-    if not gsm:
-        raise FerroscopeError("no !Sample_geo_accession line.", file=str(path),
-                              fix="use the series matrix file from GEO.")
-    if len(set(gsm)) != len(gsm):
-        dup = next(g for g in gsm if gsm.count(g) > 1)
-        raise FerroscopeError(f"sample id '{dup}' appears twice.", file=str(path),
-                              field="!Sample_geo_accession", fix="use the original GEO file.")
-    samples = pd.DataFrame(index=pd.Index(gsm, name="geo_accession"))
-    for key, col in (("Sample_title", "title"), ("Sample_source_name_ch1", "source_name")):
-        if key in header:
-            samples[col] = header[key][0]
-    for row in header.get("Sample_characteristics_ch1", []):
-        for g, cell in zip(gsm, row, strict=False):
-            if ":" in cell:
-                k, v = cell.split(":", 1)
-                samples.loc[g, k.strip().lower()] = v.strip()
-    platforms = [p for row in header.get("Series_platform_id", []) for p in row]
-    missing = [g for g in expr.columns if g not in samples.index]
-    if missing:
-        raise FerroscopeError(f"table column(s) {missing[:3]} are not among the samples.",
-                              file=str(path), fix="use the original GEO file.")
-    return SeriesMatrix(expr, samples, platforms)
-
-
-SYMBOL_COLUMNS = ("Gene symbol", "Gene Symbol", "Symbol", "GENE_SYMBOL", "symbol", "ORF")
-
-
-def read_platform_table(path: str | Path, probe_column: str, symbol_column: str) -> pd.Series:
-    """probe -> HGNC symbol from a platform table.
-
-    Layouts: GEO ``.annot.gz`` and SOFT family files (``^PLATFORM`` header, ``#column = ...``
-    descriptions, then the table between ``!platform_table_begin`` and
-    ``!platform_table_end``; only the first platform table is read, sample tables that may
-    follow are not), or a plain TSV whose header is the first line not starting with ``#``,
-    ``!`` or ``^``. The file is streamed, so a large SOFT file is read up to the table end.
-    """
-    import pandas as pd
-
-    path = Path(path)
-    opener = gzip.open if path.name.endswith(".gz") else open
-    lines: list[str] = []
-    soft = False
-    with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            if line.startswith("!platform_table_begin"):
-                soft, lines = True, []
-                continue
-            if soft and line.startswith("!platform_table_end"):
-                break
-            if soft or not line.startswith(("#", "!", "^")):
-                lines.append(line)
-    if not lines:
-        raise FerroscopeError("the platform table is empty (no header line).", file=str(path),
-                              field="probe_table",
-                              fix="delete the file to download it again, or check its name.")
-    table = pd.read_csv(io.StringIO("".join(lines)), sep="\t", dtype=str, quoting=3)
-    table.columns = [str(c).strip().strip('"') for c in table.columns]
-    for key, col in (("probe_column", probe_column), ("symbol_column", symbol_column)):
-        if col not in table.columns:
-            likely = [c for c in SYMBOL_COLUMNS if c in table.columns]
-            raise FerroscopeError(
-                f"column '{col}' not in the platform table (columns: "
-                f"{', '.join(map(str, table.columns))})"
-                + (f"; symbol columns present: {likely}" if likely else "") + ".",
-                file=str(path), field=f"probe_table.{key}",
-                fix="name the probe and symbol columns as written in the table's header.")
-    table[probe_column] = table[probe_column].astype(str).str.strip().str.strip('"')
-    sym = table.set_index(probe_column)[symbol_column]
-    return sym.astype("string").str.strip().str.strip('"')
-
-
-def map_probes(expr: pd.DataFrame, symbols: pd.Series) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Rename probes to symbols; drop probes with no symbol or several ('///')."""
-    import pandas as pd
-
-    sym = symbols.reindex(expr.index).fillna("").astype(str).str.strip()
-    multi = sym.str.contains("///", regex=False)
-    empty = (sym == "") | (sym == "---")
-    keep = ~(multi | empty)
-    out = expr.loc[keep.to_numpy()].copy()
-    out.index = pd.Index(sym[keep].to_numpy(), name="gene")
-    stats = {"probes": len(expr), "probes_no_symbol": int(empty.sum()),
-             "probes_multi_gene": int(multi.sum()), "probes_kept": int(keep.sum()),
-             "genes": int(out.index.nunique())}
-    return out, stats
 
 
 def select_samples(sm: SeriesMatrix, keep: dict | None, source: str,
@@ -263,6 +130,67 @@ def select_samples(sm: SeriesMatrix, keep: dict | None, source: str,
         counts.update(kept=len(chosen), excluded=int(norm.isin(excluded_values).sum()),
                       missing=int(missing.sum()))
     return chosen
+
+
+def select_comparison(sm: SeriesMatrix, compare: dict, keep: dict | None,
+                      source: str) -> list[str]:
+    """GSM ids of the comparison group (``samples.compare``: adjacent non-tumour tissue).
+
+    Strict: each value must match a sample (case and surrounding spaces ignored), else the run
+    stops listing the observed values with their counts; a value kept as tumour too is an error.
+    """
+    col = compare["characteristic"].strip().lower()
+    if col not in sm.samples.columns:
+        raise FerroscopeError(
+            f"characteristic '{compare['characteristic']}' is not in the series (it has: "
+            f"{sorted(c for c in sm.samples.columns if c not in ('title', 'source_name'))}).",
+            file=source, field="samples.compare.characteristic",
+            fix="name one of the listed characteristics.")
+    columns = set(sm.expression.columns)
+    in_table = [g for g in sm.samples.index if g in columns or not columns]
+    raw = sm.samples.loc[in_table, col]
+    norm = raw.fillna("").astype(str).str.strip().str.lower()
+    observed = raw[norm != ""].astype(str).str.strip().value_counts()
+    seen = ", ".join(f"'{v}' {n}" for v, n in observed.items())
+    wanted = {str(v).strip().lower() for v in compare["values"]}
+    for v in compare["values"]:
+        if not (norm == str(v).strip().lower()).any():
+            raise FerroscopeError(
+                f"value '{v}' of samples.compare.values matches no sample's '{col}'. Observed "
+                f"values (count): {seen}.", file=source, field="samples.compare.values",
+                fix="use the values exactly as the series writes them (case ignored).")
+    if keep and col == keep["characteristic"].strip().lower():
+        both = wanted & {str(v).strip().lower() for v in keep["values"]}
+        if both:
+            raise FerroscopeError(f"value(s) {sorted(both)} are both tumours (samples.keep) "
+                                  "and the comparison group.", file=source,
+                                  field="samples.compare.values",
+                                  fix="list each value in one of the two.")
+    return [g for g in in_table if norm[g] in wanted]
+
+
+def mark_comparison(clinical: pd.DataFrame, comparison: list[str], pair_by: str | None,
+                    source: str) -> pd.DataFrame:
+    """Add the reserved tissue columns (ferroscope.tissue.GROUP / PAIR) to the clinical table:
+    the group of every sample and its patient key (``samples.pair_by``: a characteristic or a
+    clinical-supplement column)."""
+    import numpy as np
+
+    from ..tissue import GROUP, NON_TUMOUR, PAIR, TUMOUR
+
+    out = clinical.copy()
+    out[GROUP] = np.where(out["geo_accession"].isin(comparison), NON_TUMOUR, TUMOUR)
+    if pair_by is None:
+        out[PAIR] = ""
+        return out
+    col = pair_by if pair_by in out.columns else pair_by.strip().lower()
+    if col not in out.columns:
+        raise FerroscopeError(
+            f"samples.pair_by '{pair_by}' is neither a characteristic nor a supplement column "
+            f"(columns: {[c for c in out.columns if c != GROUP][:25]}).", file=source,
+            field="samples.pair_by", fix="name the column holding the patient id.")
+    out[PAIR] = out[col].astype("string").str.strip().fillna("")
+    return out
 
 
 def read_expression_supplement(path: str | Path, samples: pd.DataFrame, *, sample_key: str,
@@ -421,16 +349,21 @@ def assemble(inputs: Mapping[str, str], cohort: Cohort, log: logging.Logger) -> 
     gsm = select_samples(sm, keep, inputs["matrix"], counts)
     log.info("%s: samples.keep kept %d, excluded %d, without the characteristic %d",
              acc, counts["kept"], counts["excluded"], counts["missing"])
+    compare = cohort.get("samples", {}).get("compare")
+    # the comparison group rides along after the tumours; the prepare step removes it again
+    # (ferroscope.tissue.tumour_only), the tissue step keeps it
+    comparison = select_comparison(sm, compare, keep, inputs["matrix"]) if compare else []
+    samples = gsm + comparison
     sup_cfg = cohort.get("expression_supplement")
     if sup_cfg:
         raw, stats = read_expression_supplement(
             inputs["expression_supplement"], sm.samples, sample_key=sup_cfg["sample_key"],
             header_startswith=sup_cfg.get("header_startswith"),
             drop_row_prefixes=sup_cfg.get("drop_row_prefixes", []))
-        raw = raw[gsm]
+        raw = raw[samples]
         log.info("%s: expression from %s: %s", acc, inputs["expression_supplement"], stats)
     else:
-        raw = sm.expression[gsm]
+        raw = sm.expression[samples]
     if "probe_table" in inputs:
         pt = cohort["probe_table"]
         symbols = read_platform_table(inputs["probe_table"], pt["probe_column"],
@@ -443,7 +376,7 @@ def assemble(inputs: Mapping[str, str], cohort: Cohort, log: logging.Logger) -> 
     supplement = None
     if "clinical_supplement" in inputs:
         supplement = read_table(inputs["clinical_supplement"], what="clinical supplement")
-    clinical = clinical_table(sm, gsm, supplement,
+    clinical = clinical_table(sm, samples, supplement,
                               cohort.get("clinical_supplement", {}).get("id_column"),
                               inputs.get("clinical_supplement", inputs["matrix"]))
     expr.index.name = "gene"
@@ -451,7 +384,15 @@ def assemble(inputs: Mapping[str, str], cohort: Cohort, log: logging.Logger) -> 
                  "column": (keep or {}).get("characteristic", "(all)"),
                  "kept": counts["kept"], "dropped": counts["excluded"] + counts["missing"],
                  "excluded": counts["excluded"], "missing": counts["missing"]}
-    return Assembled(expr, clinical, records=[selection])
+    records = [selection]
+    if compare:
+        from ..tissue import compare_record
+
+        clinical = mark_comparison(clinical, comparison, cohort["samples"].get("pair_by"),
+                                   inputs.get("clinical_supplement", inputs["matrix"]))
+        records.append(compare_record(clinical, compare["characteristic"]))
+        log.info("%s: samples.compare: %s", acc, records[-1])
+    return Assembled(expr, clinical, records=records)
 
 
 SOURCE = Source(

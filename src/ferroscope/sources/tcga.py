@@ -16,7 +16,9 @@ Harmonisation: Ensembl versions are stripped (``ENSG00000181019.13`` -> ``ENSG00
 ids mapped to symbols through the probemap; primary tumours are the samples whose barcode's
 sample type is ``01`` (``TCGA-XX-XXXX-01A``); a patient with several tumour aliquots keeps the
 first in barcode order (vial A before B); the join with CDR is on the 12-character patient
-barcode.
+barcode. With ``samples.compare: {sample_types: ["11"]}`` the solid-tissue normals (one per
+patient) follow the tumours, named by their sample barcode, for the tumour vs non-tumour
+analysis (ferroscope.tissue); the prepare step removes them again.
 
 Registered as the ``tcga`` cohort source (:data:`SOURCE`: :func:`downloads`, :func:`assemble`);
 its config keys are in workflow/schemas/sources/tcga.schema.yaml.
@@ -171,9 +173,21 @@ def primary_tumours(samples: list[str]) -> dict[str, str]:
     return chosen
 
 
-def xena_expression(matrix: pd.DataFrame, probemap: pd.DataFrame,
-                    source: str) -> pd.DataFrame:
-    """Xena genes x samples (Ensembl rows) -> symbols x patients, primary tumours only."""
+def comparison_samples(samples: list[str], sample_types: list[str]) -> dict[str, str]:
+    """patient barcode -> the comparison sample kept (one of ``sample_types``, e.g. 11 = solid
+    tissue normal; the first in barcode order: vial A before B)."""
+    chosen: dict[str, str] = {}
+    for s in sorted(samples):
+        m = BARCODE.match(s)
+        if m and m.group(2) in sample_types and m.group(1) not in chosen:
+            chosen[m.group(1)] = s
+    return chosen
+
+
+def xena_expression(matrix: pd.DataFrame, probemap: pd.DataFrame, source: str,
+                    compare_types: list[str] | None = None) -> pd.DataFrame:
+    """Xena genes x samples (Ensembl rows) -> symbols x patients, primary tumours only; with
+    ``compare_types``, the comparison samples follow, named by their sample barcode."""
     import pandas as pd
 
     ids = strip_ensembl_version(matrix.index)
@@ -187,8 +201,13 @@ def xena_expression(matrix: pd.DataFrame, probemap: pd.DataFrame,
     if not tumours:
         raise FerroscopeError("no primary-tumour sample (barcode ...-01A) in the matrix.",
                               file=source, fix="use a TCGA sample-level matrix.")
-    out = expr[list(tumours.values())]
-    out.columns = list(tumours.keys())
+    normals = comparison_samples(list(expr.columns), compare_types) if compare_types else {}
+    if compare_types and not normals:
+        raise FerroscopeError(f"no sample of type {compare_types} (samples.compare) in the "
+                              "matrix.", file=source, field="samples.compare.sample_types",
+                              fix="use 11 (solid tissue normal) or remove samples.compare.")
+    out = expr[list(tumours.values()) + list(normals.values())]
+    out.columns = list(tumours.keys()) + list(normals.values())
     return out
 
 
@@ -212,7 +231,9 @@ def assemble(inputs: Mapping[str, str], cohort: Cohort, log: logging.Logger) -> 
 
     matrix = read_expression(inputs["expression"], what="Xena expression matrix")
     probemap = pd.read_csv(inputs["probemap"], sep="\t", dtype=str)
-    expr = xena_expression(matrix, probemap, inputs["expression"])
+    compare = cohort.get("samples", {}).get("compare")
+    types = [str(t) for t in compare["sample_types"]] if compare else None
+    expr = xena_expression(matrix, probemap, inputs["expression"], types)
     cdr = read_cdr(inputs["cdr"], cohort["cancer_type"])
     if "gdc_clinical" in inputs:
         gdc = read_gdc_clinical(inputs["gdc_clinical"])
@@ -223,7 +244,29 @@ def assemble(inputs: Mapping[str, str], cohort: Cohort, log: logging.Logger) -> 
     log.info("%s: %d primary tumours of %d samples; %d genes; TCGA-CDR %d patients",
              cohort["project"], expr.shape[1], matrix.shape[1], expr.shape[0], len(cdr))
     expr.index.name = "gene"
-    return Assembled(expr, cdr)
+    records = []
+    if compare:
+        cdr, records = mark_comparison(cdr, list(expr.columns), log)
+    return Assembled(expr, cdr, records=records)
+
+
+def mark_comparison(cdr: pd.DataFrame, samples: list[str], log: logging.Logger
+                    ) -> tuple[pd.DataFrame, list[dict]]:
+    """CDR rows (tumours, one per patient) plus one row per comparison sample (its barcode
+    as ``bcr_patient_barcode``), with the reserved tissue columns: group and patient."""
+    import pandas as pd
+
+    from ..tissue import GROUP, NON_TUMOUR, PAIR, TUMOUR, compare_record
+
+    normals = [s for s in samples if len(s) > 12]
+    out = cdr.assign(**{GROUP: TUMOUR, PAIR: cdr["bcr_patient_barcode"]})
+    extra = pd.DataFrame({"bcr_patient_barcode": normals, GROUP: NON_TUMOUR,
+                          PAIR: [s[:12] for s in normals]})
+    out = pd.concat([out, extra], ignore_index=True)
+    record = compare_record(out, "sample type")
+    log.info("samples.compare: %d comparison samples, %d pairs", record["kept"],
+             record["pairs"])
+    return out, [record]
 
 
 SOURCE = Source(
