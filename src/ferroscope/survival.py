@@ -1,20 +1,21 @@
-"""Survival analysis of a score: Cox HR per SD, Kaplan-Meier by median split, log-rank (lifelines).
+"""Survival analysis of scores: Cox HR per SD, Kaplan-Meier by median split, log-rank, two tiers.
 
-``cox_per_sd`` standardises the score within the cohort (mean 0, SD 1), fits a univariate Cox
-model (Efron ties, lifelines ``CoxPHFitter``, Newton-polished until the step is below
-1e-12 so that coefficients, SE and p-values equal R's ``coxph(ties = "efron")`` to 1e-8
-relative) and reports the hazard ratio per SD with its 95% Wald CI, the Wald and
-likelihood-ratio p-values, Harrell's C-index and the proportional-hazards score test of R
-survival's ``cox.zph`` (Kaplan-Meier time transform; ``ferroscope.phtest``). Where that test
-fails (p < 0.05) the HR is also given before and after the median event time (time-split
-fit). Covariates, when given, add an adjusted HR per SD from a multivariable model (complete
-cases; the number dropped is reported).
+``survival_table`` takes every score of a cohort at once (samples x scores). Screening tier,
+all scores, from the batch engine (``ferroscope.batchstats``): each score standardised within
+the cohort (mean 0, SD 1), univariate Cox model with Efron ties converged to a step below 1e-12
+(coefficients, SE, Wald and LR p equal to R's ``coxph(ties = "efron")`` to 1e-8 relative), HR
+per SD with its 95% Wald CI, Harrell's C-index, KM median split. Detail tier, the scores named
+in ``detail``: the proportional-hazards score test of R survival's ``cox.zph`` (Kaplan-Meier
+time transform; ``ferroscope.phtest``), and where it fails (p < 0.05) the HR before and after
+the median event time (time-split fit); covariates, when given, add an adjusted HR per SD from
+a multivariable model (lifelines ``CoxPHFitter`` Newton-polished by ``fit_cox``; complete
+cases, the number dropped is reported). ``cox_per_sd`` is one score with every statistic.
 
 Kaplan-Meier comparisons: median split and tertiles (log-rank), and the optimised cut-point by
 maximally selected log-rank statistics (``maxstat_logrank``) with the Lausen & Schumacher (1994)
 p-value corrected for the search over cut-points, as R ``maxstat`` (``pmethod = "Lau94"``).
-Time-dependent AUC at fixed horizons uses scikit-survival's ``cumulative_dynamic_auc`` with a
-percentile bootstrap CI.
+Time-dependent AUC at fixed horizons: scikit-survival's ``cumulative_dynamic_auc`` arithmetic
+for all detail scores on one shared bootstrap index matrix (percentile CI).
 
 Degenerate inputs do not raise: the result carries ``status = "not tested"`` and a ``note``
 saying why, so the report can show the reason in place.
