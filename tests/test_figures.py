@@ -105,3 +105,15 @@ def test_roc_panels_titles_carry_the_auc(tmp_path, drawn):
         fpr, tpr = ax.get_lines()[1].get_data()
         assert (fpr[0], tpr[0]) == (0.0, 0.0) and (fpr[-1], tpr[-1]) == (1.0, 1.0)
     assert "c&lt;1&gt;: response (arm sorafenib)" in svg_texts(tmp_path / "r.svg")
+
+
+def test_panels_and_forest_draw_the_detail_tier_only(tmp_path, drawn):
+    stats, data = synthetic()
+    stats["tier"] = np.where(stats["set"] == SETS[0], "screening", "detail")
+    figures.km_panels(data.clinical, data.scores["mean_z"], stats, "c<1>", "mean_z",
+                      tmp_path / "k.png", tmp_path / "k.svg")
+    axes = [ax for ax in drawn[0].axes if ax.get_visible()]
+    assert [ax.get_title().split("\n")[0] for ax in axes] == [SETS[1]]
+    figures.forest(stats, "mean_z", "cox_hr_per_sd", tmp_path / "f.png", tmp_path / "f.svg")
+    labels = [t.get_text() for t in drawn[1].axes[0].get_yticklabels()]
+    assert labels == [f"{SETS[1]} · c<1> · os"]

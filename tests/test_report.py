@@ -174,3 +174,216 @@ def test_methods_section_lists_each_methods_declared_summary_and_reference():
     with pytest.raises(FerroscopeError, match="unknown scoring method 'nope'") as err:
         method_table(["mean_z", "nope"])  # not dropped in silence
     assert "ssgsea" in str(err.value)
+
+
+# --- A collection-scale report: ~700 sets x 3 methods x 2 cohorts, screening and detail tiers ---
+
+METHODS = ["mean_z", "ssgsea", "gsva"]
+N_SETS = 700
+DETAIL = {"SET_0007", "SET_0123", "SET_0456", "PLANTED"}  # detail tier in every cohort x method
+
+
+def collection(n: int = 120, seed: int = 11) -> tuple[pd.DataFrame, list[CohortData]]:
+    """Statistics and cohorts of a 700-set collection; PLANTED has the strongest OS effect."""
+    rng = np.random.default_rng(seed)
+    sets = ["PLANTED"] + [f"SET_{k:04d}" for k in range(1, N_SETS)]
+    rows, cohorts = [], []
+    for c in ("cohortA", "cohortB"):
+        ids = [f"{c}_{i:03d}" for i in range(n)]
+        clin = pd.DataFrame({"os_time_months": rng.uniform(1, 80, n),
+                             "os_event": rng.integers(0, 2, n).astype(float),
+                             "response": np.tile([1.0, 0.0], n // 2)},
+                            index=pd.Index(ids, name="sample_id"))
+        scores = {m: pd.DataFrame(rng.normal(size=(n, N_SETS)), index=clin.index, columns=sets)
+                  for m in METHODS}
+        coverage = pd.DataFrame({"set": sets, "n_genes": 20, "n_present": 18, "coverage": 0.9,
+                                 "scored": True, "reason": "", "missing": "A1BG, A2M"})
+        cohorts.append(CohortData(cohort=c, clinical=clin, coverage=coverage, scores=scores,
+                                  n_genes=12_000))
+    for m in METHODS:
+        for c in ("cohortA", "cohortB", "pooled"):
+            hr = np.exp(rng.normal(0, 0.1, N_SETS))
+            hr[0] = 1.6
+            se = np.full(N_SETS, 0.1)
+            p = np.where(np.arange(N_SETS) == 0, 1e-8, rng.uniform(0.001, 1, N_SETS))
+            auc = rng.uniform(0.4, 0.6, N_SETS)
+            detail = np.isin(sets, list(DETAIL))
+            base = {"cohort": c, "method": m, "set": sets, "status": "ok", "note": "",
+                    "n": 2 * n if c == "pooled" else n,
+                    "n_cohorts": 2.0 if c == "pooled" else np.nan,
+                    "tau2": 0.0 if c == "pooled" else np.nan,
+                    "i2": 0.0 if c == "pooled" else np.nan,
+                    "tier": np.where(detail, "detail", "screening")}
+            os_rows = pd.DataFrame({**base, "endpoint": "os", "analysis": "cox_hr_per_sd",
+                                    "estimate": hr, "ci_low": hr * np.exp(-1.96 * se),
+                                    "ci_high": hr * np.exp(1.96 * se), "p": p,
+                                    "events": n // 2,
+                                    "km_logrank_p": np.where(detail, 0.0321, np.nan),
+                                    "maxstat_p": np.where(detail, 0.04, np.nan),
+                                    "ph_p": np.where(detail, 0.5, np.nan)})
+            rows.append(os_rows)
+            if c != "pooled":
+                rows.append(pd.DataFrame({**base, "endpoint": "response", "analysis": "auc",
+                                          "estimate": auc, "ci_low": auc - 0.1,
+                                          "ci_high": auc + 0.1,
+                                          "p": rng.uniform(0.001, 1, N_SETS)}))
+    from ferroscope.statistics import add_fdr
+    return add_fdr(pd.concat(rows, ignore_index=True)), cohorts
+
+
+def render_collection(stats, cohorts, **kw) -> str:
+    cfg = {"scoring": {"methods": METHODS, "primary": "mean_z"},
+           "genesets": {"min_coverage": 0.5, "min_genes": 5},
+           "survival": {"endpoints": ["os"], "min_events": 10, "n_boot": 0},
+           "response": {"min_per_class": 5}, "report": {"title": "collection"}}
+    return report.render(stats, cohorts, cfg, genesets=[], inputs=[], software={},
+                         created="2026-01-01T00:00:00+00:00", **kw)
+
+
+def json_blob(page: str, blob_id: str) -> dict:
+    m = re.search(rf'<script type="application/json" id="{blob_id}">(.*?)</script>', page,
+                  flags=re.S)
+    return json.loads(m.group(1))
+
+
+@pytest.fixture(scope="module")
+def big():
+    stats, cohorts = collection()
+    return stats, cohorts, render_collection(stats, cohorts)
+
+
+def test_collection_report_is_small_and_opens_with_the_summary(big):
+    stats, _, page = big
+    assert len(stats) == 3 * (3 * N_SETS + 2 * N_SETS)  # OS in 2 cohorts + pooled, response x 2
+    assert len(page.encode()) < 10e6, len(page.encode()) / 1e6
+    main = page[page.index("<main>"):]
+    assert re.search(r'<section id="([^"]+)"', main).group(1) == "summary"
+    summary = main[:main.index("</section>")]
+    # pooled estimates first: the planted set, pooled, in words and numbers
+    # PLANTED: p = 1e-8 in each family of 700 pooled tests, so q = 7e-6
+    assert ("higher PLANTED scores went with shorter survival, HR 1.60 (1.32-1.95) per SD, "
+            "q = 7.00e-06, pooled over 2 cohorts.") in summary
+    first = re.search(r"<tr class=\"sig\"><td>(.*?)</td><td>(.*?)</td>", summary)
+    assert first.groups() == ("PLANTED", "pooled")
+    assert "ssgsea 1.6 (q 7.00e-06); gsva 1.6 (q 7.00e-06)" in summary
+
+
+def test_collection_report_one_volcano_per_method_and_endpoint(big):
+    stats, _, page = big
+    figs = {f["id"]: f for f in plotly_figures(page)}
+    volcanoes = sorted(k for k in figs if k.startswith("volcano-"))
+    assert volcanoes == sorted(f"volcano-{ep}-{m}" for m in METHODS for ep in ("os", "response"))
+    v = figs["volcano-os-mean_z"]
+    n_points = sum(len(values(t["x"])) for t in v["data"])
+    assert n_points == 3 * N_SETS   # every set x (2 cohorts + pooled), screening ones included
+    assert [t["name"] for t in v["data"]] == ["per cohort, q < 0.05", "per cohort",
+                                              "pooled (random effects), q < 0.05",
+                                              "pooled (random effects)"]
+    rows = stats[(stats["method"] == "mean_z") & (stats["endpoint"] == "os")]
+    n_sig = [len(values(t["x"])) for t in v["data"] if t["name"].endswith("q < 0.05")]
+    assert n_sig == [int(((rows["cohort"] != "pooled") & (rows["q"] < 0.05)).sum()), 1]
+    assert v["data"][2]["text"] == ["PLANTED · pooled · detail tier"]
+    assert any(a["text"] == "PLANTED" for a in v["layout"]["annotations"])
+
+
+def test_collection_report_per_set_figures_only_for_the_detail_tier(big):
+    stats, _, page = big
+    figs = {f["id"]: f for f in plotly_figures(page)}
+    for m in METHODS:
+        labels = figs[f"forest-os-{m}"]["data"][0]["y"]
+        assert {lab.split(" · ")[0] for lab in labels} == DETAIL
+        assert len(labels) == 3 * len(DETAIL)  # 2 cohorts + pooled each
+        assert {lab.split(" · ")[0] for lab in figs[f"forest-auc-{m}"]["data"][0]["y"]} == DETAIL
+    for i in range(2):
+        km = [b["label"] for b in figs[f"km-{i}"]["layout"]["updatemenus"][0]["buttons"]]
+        assert km[0] == "PLANTED" and set(km) == DETAIL   # smallest q first
+        roc = [b["label"] for b in figs[f"roc-{i}"]["layout"]["updatemenus"][0]["buttons"]]
+        assert set(roc) == DETAIL
+        assert set(figs[f"heat-{i}"]["data"][0]["x"]) == DETAIL
+    assert "SET_0008" not in "".join(json.dumps(f["layout"]) for k, f in figs.items()
+                                     if not k.startswith("volcano"))
+
+
+def test_collection_report_tables_hold_every_row(big):
+    stats, cohorts, page = big
+    table = json_blob(page, "stats-data")
+    assert len(table["rows"]) == len(stats) and len(table["warn"]) == len(stats)
+    cols = table["columns"]
+    assert cols[:5] == ["cohort", "method", "set", "endpoint", "tier"]
+    got = pd.DataFrame(table["rows"], columns=cols)
+    pd.testing.assert_series_equal(got["set"], stats["set"].reset_index(drop=True),
+                                   check_names=False)
+    # numbers to 4 significant digits; screening rows keep detail columns empty (null)
+    np.testing.assert_allclose(got["estimate"].astype(float), stats["estimate"], rtol=5e-4)
+    screening = (stats["tier"] == "screening").to_numpy()
+    assert got.loc[screening, "km_logrank_p"].isna().all()
+    assert (got.loc[~screening & (stats["endpoint"] == "os").to_numpy(), "km_logrank_p"]
+            == 0.0321).all()
+    assert "<tr" not in page[page.index('id="statistics"'):page.index('id="genesets"')]
+    cov = json_blob(page, "coverage-data")
+    assert len(cov["rows"]) == sum(len(c.coverage) for c in cohorts)
+
+
+def test_collection_report_caps_detail_figures():
+    stats, cohorts = collection(n=40)
+    stats["tier"] = "detail"
+    page = render_collection(stats, cohorts, max_figure_sets=12)
+    figs = {f["id"]: f for f in plotly_figures(page)}
+    assert len(figs["km-0"]["layout"]["updatemenus"][0]["buttons"]) == 12
+    assert len({lab.split(" · ")[0] for lab in figs["forest-os-gsva"]["data"][0]["y"]}) == 12
+    assert "the 12 with the smallest q are drawn" in page
+
+
+def test_missing_tier_column_counts_as_detail():
+    from ferroscope.plotdata import detail_sets, is_detail
+
+    stats, _ = synthetic()
+    assert is_detail(stats).all()
+    assert detail_sets(stats, "mean_z", endpoint="os") == ["NRF2_TARGETS", "SET_<b>BOLD</b>"]
+    stats["tier"] = ["screening", "detail", "detail", "screening"]
+    assert detail_sets(stats, "mean_z", endpoint="os") == ["SET_<b>BOLD</b>"]
+    assert detail_sets(stats, "mean_z", endpoint="response") == ["NRF2_TARGETS"]
+
+
+def test_table_json_escapes_markup_and_keeps_numbers():
+    frame = pd.DataFrame({"set": ["</script><b>x</b>&"], "q": [0.000123456], "n": [12.0],
+                          "e": [float("nan")]})
+    text = report.json_for_script(report.table_json(frame, ["set", "q", "n", "e"]))
+    assert "<" not in text and ">" not in text and "&" not in text
+    data = json.loads(text)
+    assert data["rows"] == [["</script><b>x</b>&", 0.0001235, 12, None]]
+    assert data["numeric"] == [False, True, True, True]
+
+
+def test_extra_sections_placed_and_linked():
+    stats, data = synthetic()
+    cfg = {"scoring": {"methods": ["mean_z"], "primary": "mean_z"},
+           "genesets": {"min_coverage": 0.5, "min_genes": 5},
+           "survival": {"endpoints": ["os"], "min_events": 10, "n_boot": 0},
+           "response": {"min_per_class": 5}}
+    extra = report.Section(id="genes", title="Genes", html=f"<p>{report.escape(PAYLOAD)}</p>",
+                           after="survival")
+    page = report.render(stats, [data], cfg, genesets=[], inputs=[], software={},
+                         created="c", sections=[extra])
+    ids = re.findall(r'<section id="([^"]+)"', page)
+    assert ids.index("genes") == ids.index("survival") + 1
+    assert '<a href="#genes">Genes</a>' in page and "<script>alert(" not in page
+    with pytest.raises(ValueError, match="after='nowhere'"):
+        report.render(stats, [data], cfg, genesets=[], inputs=[], software={}, created="c",
+                      sections=[report.Section("x", "X", "", after="nowhere")])
+
+
+def test_summary_and_volcanoes_are_about_outcomes_only():
+    """Rows of other analyses (tumour vs non-tumour) have their own section: no volcano, no
+    summary sentence, no tier count from them."""
+    stats, data = synthetic()
+    tissue_row = {"cohort": "c<1>", "method": "mean_z", "set": "NRF2_TARGETS",
+                  "endpoint": "tissue", "analysis": "tumour_vs_nontumour", "estimate": 3.0,
+                  "ci_low": 2.0, "ci_high": 4.0, "p": 1e-9, "q": 1e-9, "status": "ok",
+                  "note": "", "n": 40}
+    stats = pd.concat([stats, pd.DataFrame([tissue_row])], ignore_index=True)
+    summary = report.summary_section(stats, ["mean_z"], "mean_z")
+    assert [e["endpoint"] for e in summary["endpoints"]] == ["os", "response"]
+    assert [v["endpoint"] for v in report.volcano_section(stats, ["mean_z"])] == ["os",
+                                                                                  "response"]
+    assert report.tier_counts(stats, "mean_z", 40)["detail"] == 4

@@ -1,5 +1,6 @@
-"""The demo report in a real headless Chromium: sections, rendered figures, no console errors,
-no network, screenshots. Needs Debian's chromium (tests/install-system-deps.sh) and playwright."""
+"""The demo report and a 700-set collection report in a real headless Chromium: sections,
+rendered figures, sortable and filterable tables, no console errors, no network, screenshots.
+Needs Debian's chromium (tests/install-system-deps.sh) and playwright."""
 
 from __future__ import annotations
 
@@ -15,8 +16,24 @@ pytestmark = pytest.mark.slow
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SECTIONS = ["cohorts", "coverage", "survival", "response", "correlation", "statistics",
+SECTIONS = ["summary", "cohorts", "coverage", "survival", "response", "correlation", "statistics",
             "genesets", "methods", "provenance"]
+
+
+def open_offline(browser, path: Path):
+    """A page showing ``path`` with every request but file:// refused, and its problems."""
+    context = browser.new_context(offline=True, viewport={"width": 1280, "height": 900})
+    requests: list[str] = []
+    context.route("**/*", lambda route: (requests.append(route.request.url),
+                                          route.continue_() if route.request.url.startswith(
+                                              "file://") else route.abort()))
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"{m.type}: {m.text}")
+            if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
+    page.goto(path.as_uri())
+    return context, page, requests, problems
 
 
 @pytest.fixture(scope="module")
@@ -32,31 +49,23 @@ def browser():
 
 def test_demo_report_renders_offline(browser, demo_run, tmp_path_factory):
     report = demo_run / "results" / "report.html"
-    context = browser.new_context(offline=True, viewport={"width": 1280, "height": 900})
-    requests: list[str] = []
-    context.route("**/*", lambda route: (requests.append(route.request.url),
-                                          route.continue_() if route.request.url.startswith(
-                                              "file://") else route.abort()))
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(f"{m.type}: {m.text}")
-            if m.type in ("error", "warning") else None)
-    page.on("pageerror", lambda e: problems.append(f"pageerror: {e}"))
-    page.goto(report.as_uri())
+    context, page, requests, problems = open_offline(browser, report)
     n_divs = page.evaluate("[...document.querySelectorAll('.plotly-graph-div')]"
-                           ".filter(d => !d.closest('#risk')).length")
+                           ".filter(d => !d.closest('#risk') && !d.closest('#tissue')).length")
+    n_all = page.evaluate("document.querySelectorAll('.plotly-graph-div').length")
     page.wait_for_function(
-        f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {n_divs}",
+        f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {n_all}",
         timeout=30000)
-    # every figure rendered: forests (OS, AUC) per method; KM + heatmap per cohort;
+    # every figure rendered: volcano and forest (OS, AUC) per method; KM + heatmap per cohort;
     # response box + ROC per cohort with response labels (counted from the run's config)
     cfg = demo_config()
     cohorts = cfg["cohorts"]
     n_response = sum(1 for c in cohorts.values() if c.get("clinical", {}).get("response"))
-    expected = 2 * len(cfg["scoring"]["methods"]) + 2 * len(cohorts) + 2 * n_response
+    expected = 4 * len(cfg["scoring"]["methods"]) + 2 * len(cohorts) + 2 * n_response
     rendered = page.evaluate(
         "[...document.querySelectorAll('.plotly-graph-div')]"
-        ".filter(d => !d.closest('#risk') && d.classList.contains('js-plotly-plot')"
+        ".filter(d => !d.closest('#risk') && !d.closest('#tissue')"
+        " && d.classList.contains('js-plotly-plot')"
         " && d.data.length > 0 && d.querySelector('svg.main-svg') !== null).length")
     assert n_divs == expected and rendered == n_divs, (n_divs, rendered, expected)
     # the risk-signature section (its own count: forests, td-ROC, calibration, KM per cohort)
@@ -66,6 +75,12 @@ def test_demo_report_renders_offline(browser, demo_run, tmp_path_factory):
         " && d.data.length > 0 && d.querySelector('svg.main-svg') !== null).length]; })()")
     if cfg.get("signatures", {}).get("files") or cfg.get("models"):
         assert risk_divs >= 2 and risk_rendered == risk_divs, (risk_divs, risk_rendered)
+    # the tissue comparison (ferroscope.report_tissue) draws its own figures: all rendered
+    tissue_divs, tissue_rendered = page.evaluate(
+        "(() => { const ds = [...document.querySelectorAll('#tissue .plotly-graph-div')];"
+        " return [ds.length, ds.filter(d => d.classList.contains('js-plotly-plot')"
+        " && d.data.length > 0 && d.querySelector('svg.main-svg') !== null).length]; })()")
+    assert tissue_rendered == tissue_divs, (tissue_divs, tissue_rendered)
     for section in SECTIONS:
         assert page.locator(f"section#{section} h2").count() == 1
     assert not problems, problems
@@ -91,6 +106,58 @@ def test_demo_report_renders_offline(browser, demo_run, tmp_path_factory):
     out = Path("results") / "screenshots"
     if out.parent.exists():
         shutil.copytree(shots, out, dirs_exist_ok=True)
+    context.close()
+
+
+def test_collection_report_tables_sort_and_filter(browser, tmp_path):
+    """A 700-set x 3-method x 2-cohort report (tests/test_report.py's synthetic collection):
+    under 10 MB, every figure drawn, and the statistics table sorts on a header click and
+    filters as one types."""
+    from .test_report import collection, render_collection
+
+    stats, cohorts = collection()
+    path = tmp_path / "collection.html"
+    path.write_text(render_collection(stats, cohorts), encoding="utf-8")
+    assert path.stat().st_size < 10e6
+    context, page, requests, problems = open_offline(browser, path)
+    n_divs = page.evaluate("document.querySelectorAll('.plotly-graph-div').length")
+    page.wait_for_function(
+        f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {n_divs}",
+        timeout=60000)
+    assert n_divs == 6 + 6 + 2 * 4   # volcanoes, forests, KM + box + ROC + heatmap per cohort
+    assert page.evaluate("document.querySelector('main section').id") == "summary"
+    box = page.locator("#statistics div.ftable")
+    info = box.locator(".ftable-info")
+    assert info.inner_text() == f"rows 1-50 of {len(stats)}"
+    assert box.locator("tbody tr").count() == 50
+
+    def column(name: str) -> list[str]:
+        k = page.evaluate(f"[...document.querySelectorAll('#statistics th')]"
+                          f".findIndex(th => th.textContent === '{name}')")
+        return box.locator(f"tbody tr td:nth-child({k + 1})").all_inner_texts()
+
+    # sort by q: ascending, then descending on a second click
+    box.locator("th[data-col='q']").click()
+    q_up = [float(v) for v in column("q")]
+    assert q_up == sorted(q_up) and q_up[0] == pytest.approx(stats["q"].min(), rel=1e-3)
+    assert column("set")[0] == "PLANTED"
+    box.locator("th[data-col='q']").click()
+    q_down = [float(v) for v in column("q")]
+    assert q_down == sorted(q_down, reverse=True)
+    # filter: a word matches any cell; col<value and col=value filter one column
+    box.locator("input.ftable-filter").fill("PLANTED")
+    n_planted = int((stats["set"] == "PLANTED").sum())
+    assert info.inner_text() == f"rows 1-{n_planted} of {n_planted} (filtered from {len(stats)})"
+    box.locator("input.ftable-filter").fill("q<0.05 method=gsva")
+    n_sig = int(((stats["q"] < 0.05) & (stats["method"] == "gsva")).sum())
+    assert info.inner_text().endswith(f"of {n_sig} (filtered from {len(stats)})")
+    assert set(column("method")) == {"gsva"}
+    box.locator("input.ftable-filter").fill("")
+    box.locator(".ftable-next").click()
+    assert info.inner_text() == f"rows 51-100 of {len(stats)}"
+    assert not problems, problems
+    assert all(u.startswith("file://") for u in requests), requests
+    page.screenshot(path=str(tmp_path / "collection.png"))
     context.close()
 
 

@@ -10,19 +10,19 @@ import pandas as pd
 import pytest
 import yaml
 
-from ferroscope import tissue
+from ferroscope import ranktests, tissue
 from ferroscope.errors import FerroscopeError
 
 from .conftest import REPO, shared_path
 from .rref import require_r
-from .tissue_cases import GOLDEN, cases, r_results
+from .tissue_cases import GOLDEN, cases, r_results, random_features
 
 #: R prints 15 significant digits into the golden file; the live R test compares full doubles
 GOLDEN_TOL = 1e-13
 
 
 def _check(case: dict, ref: dict, tol: float) -> None:
-    fn = tissue.signed_rank if case["paired"] else tissue.rank_sum
+    fn = ranktests.signed_rank if case["paired"] else ranktests.rank_sum
     got = fn(np.array(case["x"]), np.array(case["y"]))
     for key in ("estimate", "ci_low", "ci_high", "statistic"):
         assert getattr(got, key) == pytest.approx(ref[key], rel=tol, abs=tol), (case["name"],
@@ -37,6 +37,59 @@ def test_equal_to_r_golden(case):
     _check(case, json.loads(GOLDEN.read_text())["results"][case["name"]], GOLDEN_TOL)
 
 
+def _stack(vectors: list[list[float]]) -> np.ndarray:
+    out = np.full((len(vectors), max(map(len, vectors))), np.nan)
+    for i, v in enumerate(vectors):
+        out[i, :len(v)] = v
+    return out
+
+
+@pytest.mark.parametrize("paired", [True, False])
+def test_all_features_at_once_equal_r_golden(paired):
+    """The golden cases stacked as rows of one matrix (NaN-padded to the longest): one
+    vectorised call, every row equal to R (the lockstep root finder keeps each row's iterates)."""
+    golden = json.loads(GOLDEN.read_text())
+    chosen = [c for c in golden["cases"] if c["paired"] is paired]
+    fn = ranktests.signed_rank_many if paired else ranktests.rank_sum_many
+    res = fn(_stack([c["x"] for c in chosen]), _stack([c["y"] for c in chosen]))
+    assert not any(res.error)
+    for i, case in enumerate(chosen):
+        ref = golden["results"][case["name"]]
+        for key in ("estimate", "ci_low", "ci_high", "statistic"):
+            assert getattr(res, key)[i] == pytest.approx(ref[key], rel=GOLDEN_TOL,
+                                                         abs=GOLDEN_TOL), (case["name"], key)
+        assert res.p[i] == pytest.approx(ref["p"], rel=1e-12), case["name"]
+
+
+def test_untestable_features_follow_r():
+    """A constant paired difference: R 4.2 gives V, p and the midrange, no CI (its warning
+    'cannot compute confidence interval when all observations are zero or tied'; values
+    printed by R 4.2.2 with digits = 17); all-zero differences: not tested."""
+    res = ranktests.signed_rank(np.arange(6.0) + 1.5, np.arange(6.0) + 1)
+    assert res.statistic == 21 and res.estimate == 0.5 and not res.exact
+    assert res.p == pytest.approx(0.019656157250169875, rel=1e-12)
+    assert np.isnan(res.ci_low) and np.isnan(res.ci_high)
+    g = _groups(6)
+    vals = pd.DataFrame({"SAME": np.r_[np.arange(6.0), np.arange(6.0)],
+                         "OK": np.r_[np.arange(6.0) * 1.3 + 0.5, np.arange(6.0)]},
+                        index=g.index)
+    out = tissue.compare(vals, g, cohort="c", method="mean_z").set_index("set")
+    assert out.loc["SAME", "note"] == "not testable: all differences are zero"
+    assert out.loc["OK", "status"] == "ok" and out.loc["OK", "test"] == "signed_rank"
+
+
+def test_normal_quantiles_are_rs_to_the_last_bit():
+    """R 4.2.2 qnorm((1 - 0.95) / 2, lower.tail = FALSE) (printed with %.17g): scipy's ndtri is
+    2 ulp off, which moves uniroot's iterates (a CI end ~5e-7 away from R's)."""
+    from ferroscope.rmath import qnorm
+
+    alpha = 1 - 0.95
+    assert qnorm(alpha / 2, lower_tail=False) == 1.9599639845400536
+    assert qnorm(alpha / 2) == -1.9599639845400536
+    assert qnorm(0.025, lower_tail=False) == 1.9599639845400538
+    assert qnorm(1e-300) == -37.047096299361201          # the far-tail branch
+
+
 def test_golden_cases_are_the_current_cases():
     assert json.loads(GOLDEN.read_text())["cases"] == cases()
 
@@ -49,11 +102,31 @@ def test_equal_to_live_r(tmp_path):
         _check(case, ref[case["name"]], 1e-12)
 
 
+@pytest.mark.slow
+def test_all_features_at_once_equal_live_r(tmp_path):
+    """60 random features (213 / 19 pairs, NaN pairs, ties, zeros; unpaired 30 vs 23) in one
+    call per test, each equal to R's wilcox.test on that feature."""
+    rscript = require_r("jsonlite")
+    which = random_features()
+    ref = r_results(tmp_path, rscript, which)
+    for paired in (True, False):
+        chosen = [c for c in which if c["paired"] is paired]
+        xs = _stack([[np.nan if v is None else v for v in c["x"]] for c in chosen])
+        fn = ranktests.signed_rank_many if paired else ranktests.rank_sum_many
+        res = fn(xs, _stack([c["y"] for c in chosen]))
+        for i, case in enumerate(chosen):
+            r = ref[case["name"]]
+            for key in ("estimate", "ci_low", "ci_high", "statistic"):
+                assert getattr(res, key)[i] == pytest.approx(r[key], rel=1e-12, abs=1e-12), (
+                    case["name"], key)
+            assert res.p[i] == pytest.approx(r["p"], rel=1e-12), case["name"]
+
+
 def test_branches_follow_r():
     c = {x["name"]: x for x in cases()}
-    exact = tissue.signed_rank(c["paired_n49"]["x"], c["paired_n49"]["y"])
-    approx = tissue.signed_rank(c["paired_n50"]["x"], c["paired_n50"]["y"])
-    ties = tissue.signed_rank(c["paired_ties_zeros"]["x"], c["paired_ties_zeros"]["y"])
+    exact = ranktests.signed_rank(c["paired_n49"]["x"], c["paired_n49"]["y"])
+    approx = ranktests.signed_rank(c["paired_n50"]["x"], c["paired_n50"]["y"])
+    ties = ranktests.signed_rank(c["paired_ties_zeros"]["x"], c["paired_ties_zeros"]["y"])
     assert exact.exact and not approx.exact and not ties.exact and ties.n_zero > 0
     assert exact.ci_low < exact.estimate < exact.ci_high
 
@@ -61,7 +134,7 @@ def test_branches_follow_r():
 def test_planted_paired_shift_is_recovered():
     rng = np.random.default_rng(3)
     base = rng.normal(0, 1, 40)
-    res = tissue.signed_rank(base + 1.0 + rng.normal(0, 0.3, 40), base)
+    res = ranktests.signed_rank(base + 1.0 + rng.normal(0, 0.3, 40), base)
     assert res.ci_low < 1.0 < res.ci_high and res.p < 1e-6 and res.n == 40
 
 
@@ -99,7 +172,7 @@ def test_compare_pairs_by_patient_and_falls_back_to_unpaired():
                                                  strict=True)]}, index=g.index)
     row = tissue.compare(vals, g, cohort="c", method="mean_z").iloc[0]
     assert row["test"] == "signed_rank" and row["n"] == 12 and row["p"] < 0.01
-    direct = tissue.signed_rank(vals.loc[[f"T{i}" for i in range(12)], "S"].to_numpy(),
+    direct = ranktests.signed_rank(vals.loc[[f"T{i}" for i in range(12)], "S"].to_numpy(),
                                 vals.loc[[f"N{i}" for i in range(12)], "S"].to_numpy())
     assert row["estimate"] == direct.estimate and row["ci_low"] == direct.ci_low
     unpaired = g.assign(**{tissue.PAIR: ""})
@@ -238,7 +311,7 @@ def test_demo_nontumour_leaves_the_tumour_cohort_identical_and_plants_the_differ
     def paired(genes):
         t = tum.loc[genes].to_numpy().mean(0)
         n = normal.loc[genes].to_numpy().mean(0)
-        return tissue.signed_rank(t, n)
+        return ranktests.signed_rank(t, n)
 
     assert paired(defence).p < 1e-6 and paired(defence).estimate > 0.3
     assert paired(null).p > 0.01
@@ -261,8 +334,16 @@ def test_demo_workflow_recovers_the_planted_tissue_difference(demo_run):
     assert "FERROPTOSIS_DEFENCE_GSH" in tissue_sets()
     pooled = stats[(stats["analysis"] == tissue.ANALYSIS) & (stats["cohort"] == "pooled")
                    & (stats["method"] == "mean_z")].set_index("set")
-    assert pooled.loc["FERROPTOSIS_DEFENCE_GSH", "n_cohorts"] == 2
-    assert pooled.loc["FERROPTOSIS_DEFENCE_GSH", "ci_low"] > 0.5  # Hedges' g
+    row = pooled.loc["FERROPTOSIS_DEFENCE_GSH"]
+    assert row["n_cohorts"] == 2 and row["estimate"] > 0.5  # Hedges' g
+    # REML + HKSJ over k = 2 (t with 1 df): the pooled row is meta.pool of the two cohorts'
+    # g and flagged; each cohort's own CI excludes 0
+    from ferroscope import meta
+    per = stats[(stats["analysis"] == tissue.ANALYSIS) & (stats["cohort"] != "pooled")
+                & (stats["method"] == "mean_z") & (stats["set"] == "FERROPTOSIS_DEFENCE_GSH")]
+    ref = meta.pool(per["smd"].to_numpy()[None], per["se_smd"].to_numpy()[None])
+    assert row["ci_low"] == pytest.approx(ref.ci_low[0], rel=1e-10) and "k = 2" in row["note"]
+    assert (per["ci_low"] > 0).all()
     report = (demo_run / "results" / "report.html").read_text()
     assert 'id="tissue"' in report and "scored together" in report
 
@@ -307,7 +388,7 @@ def test_local_cohort_comparison_through_the_workflow(tmp_path):
     from ferroscope import demo
     from ferroscope.genesets import AliasTable, read_gmt
 
-    from .conftest import make_workdir, run_snakemake
+    from .conftest import demo_config, make_workdir, run_snakemake
 
     gs = REPO / "resources" / "genesets"
     c = demo.generate(read_gmt(gs / "ferroptosis.gmt", AliasTable.read(gs / "aliases.tsv")),
@@ -321,7 +402,7 @@ def test_local_cohort_comparison_through_the_workflow(tmp_path):
                           tissue="adjacent liver",
                           person=c.nontumour_clinical["patient"].str.removesuffix("-N"))])
     clin.to_csv(data / "clin.tsv", sep="\t", index=False)
-    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg = demo_config()
     entry = dict(cfg["cohorts"]["demo"], source="local", expression="data/expr.tsv.gz",
                  clinical_table="data/clin.tsv",
                  samples={"compare": {"column": "tissue", "values": ["adjacent liver"]},

@@ -16,7 +16,8 @@ GOLDEN = Path(__file__).parent / "golden" / "tissue_wilcox.json"
 R_CODE = r"""
 cases <- jsonlite::fromJSON("cases.json", simplifyVector = FALSE)
 out <- lapply(cases, function(cs) {
-  x <- unlist(cs$x); y <- unlist(cs$y)
+  x <- sapply(cs$x, function(v) if (is.null(v)) NA_real_ else v)
+  y <- sapply(cs$y, function(v) if (is.null(v)) NA_real_ else v)
   r <- suppressWarnings(wilcox.test(x, y, paired = cs$paired, conf.int = TRUE))
   list(name = cs$name, estimate = unname(r$estimate), ci_low = r$conf.int[1],
        ci_high = r$conf.int[2], p = r$p.value, statistic = unname(r$statistic))
@@ -49,8 +50,29 @@ def cases() -> list[dict]:
     return out
 
 
-def r_results(workdir: Path, rscript: str = "Rscript") -> dict[str, dict]:
-    (workdir / "cases.json").write_text(json.dumps(cases()))
+def random_features(seed: int = 18) -> list[dict]:
+    """Many features of one cohort for the vectorised path: 213 and 19 pairs, NaN pairs,
+    rounded values (ties, zero differences), constant shifts, and unpaired groups."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for j in range(60):
+        n = (213, 19, 30)[j % 3]
+        y = rng.normal(0, 1, n)
+        x = y + rng.normal(rng.uniform(-0.5, 0.8), rng.uniform(0.2, 1.5), n)
+        if j % 4 == 0:
+            x, y = x.round(1), y.round(1)
+        if j % 5 == 0:
+            x[rng.random(n) < 0.1] = np.nan
+        paired = j % 3 != 2
+        out.append({"name": f"f{j}", "paired": paired,
+                    "x": [None if np.isnan(v) else float(v) for v in x],
+                    "y": [float(v) for v in (y if paired else y[: n - 7] + 0.2)]})
+    return out
+
+
+def r_results(workdir: Path, rscript: str = "Rscript",
+              which: list[dict] | None = None) -> dict[str, dict]:
+    (workdir / "cases.json").write_text(json.dumps(cases() if which is None else which))
     (workdir / "ref.R").write_text(R_CODE)
     res = subprocess.run([rscript, "ref.R"], cwd=workdir, capture_output=True, text=True,
                          timeout=300)

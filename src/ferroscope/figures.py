@@ -1,7 +1,9 @@
 """Static figures (PNG for slides, SVG for papers), written beside the report.
 
 The interactive report uses plotly; these matplotlib versions are the fallbacks a manuscript
-needs and what ``snakemake --report`` shows.
+needs and what ``snakemake --report`` shows. Like the report, they draw the detail-tier sets
+only (at most :data:`ferroscope.plotdata.MAX_FIGURE_SETS`, smallest q first): a panel per set of
+a 700-set collection made a 2,500 x 155,000 pixel raster (gigabytes) that nobody can read.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import pandas as pd
 from matplotlib.ticker import NullFormatter
 
 from .io import atomic_path
-from .plotdata import auc_label, forest_rows, stat_row, stat_value
+from .plotdata import MAX_FIGURE_SETS, auc_label, detail_sets, forest_rows, stat_row, stat_value
 from .response import roc_points, treated_subset
 from .survival import km_curves
 
@@ -79,9 +81,19 @@ def forest(stats: pd.DataFrame, method: str, analysis: str, png: str | Path,
     _save(fig, png, svg)
 
 
+def _panel_sets(scores: pd.DataFrame, stats: pd.DataFrame, cohort: str, method: str,
+                endpoint: str) -> pd.DataFrame:
+    """The scores of the cohort's detail-tier sets of ``endpoint``, smallest q first."""
+    scored = set(scores.columns)
+    keep = [s for s in detail_sets(stats, method, cohort=cohort, endpoint=endpoint, limit=None)
+            if s in scored]
+    return scores[keep[:MAX_FIGURE_SETS]]
+
+
 def km_panels(clinical: pd.DataFrame, scores: pd.DataFrame, stats: pd.DataFrame, cohort: str,
               method: str, png: str | Path, svg: str | Path) -> None:
-    """Kaplan-Meier curves by median split, one panel per scored set."""
+    """Kaplan-Meier curves by median split, one panel per detail-tier set."""
+    scores = _panel_sets(scores, stats, cohort, method, "os")
     clin = clinical.reindex(scores.index)
     fig, axes = _grid(scores.shape[1])
     for ax, set_name in zip(axes.flat, scores.columns, strict=False):
@@ -106,8 +118,9 @@ def km_panels(clinical: pd.DataFrame, scores: pd.DataFrame, stats: pd.DataFrame,
 
 def roc_panels(clinical: pd.DataFrame, scores: pd.DataFrame, stats: pd.DataFrame, cohort: str,
                method: str, png: str | Path, svg: str | Path, *, arm: str = "") -> None:
-    """ROC curves (responders called by a high score), one panel per scored set, in the
+    """ROC curves (responders called by a high score), one panel per detail-tier set, in the
     treated ``arm`` of the response analysis ("" = every patient)."""
+    scores = _panel_sets(scores, stats, cohort, method, "response")
     clin = treated_subset(clinical.reindex(scores.index), arm)
     fig, axes = _grid(scores.shape[1])
     for ax, set_name in zip(axes.flat, scores.columns, strict=False):

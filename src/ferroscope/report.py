@@ -1,8 +1,18 @@
 """The collaborator report: one self-contained HTML file (plotly.js embedded once).
 
+It scales with the gene-set collection: the page opens with a summary of the strongest
+associations (``id="summary"``), shows one volcano plot per method and endpoint for every tested
+set, draws per-set figures (forest, Kaplan-Meier, ROC, box, correlation) only for the detail tier
+(see :mod:`ferroscope.plotdata`), and holds coverage and statistics as JSON tables that the
+page's own script sorts, filters and pages (no HTML row per result, no CDN). See docs/report.md.
+
+Sections are built by small functions composed in :func:`render`; other modules add theirs
+through ``render(..., sections=[Section(...)])``.
+
 All text reaches the page through Jinja2 with autoescaping on; text placed inside plotly
 figures (set names, cohort descriptions) is HTML-escaped first, because plotly renders a subset
-of HTML in labels.
+of HTML in labels; JSON table data is written with ``<``, ``>`` and ``&`` as unicode escapes
+and shown by the script as text (never as HTML).
 """
 
 from __future__ import annotations
@@ -23,8 +33,17 @@ import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
 from . import __version__
-from .plotdata import auc_label, forest_rows, stat_row, stat_value
+from .plotdata import (
+    MAX_FIGURE_SETS,
+    auc_label,
+    detail_sets,
+    forest_rows,
+    is_detail,
+    stat_row,
+    stat_value,
+)
 from .response import roc_points, treated_subset
+from .statistics import POOLED
 from .survival import at_risk_table, km_curves, median_followup
 
 COLORS = {"high": "#c0392b", "low": "#2471a3"}
@@ -72,16 +91,107 @@ def _esc(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
+@dataclass
+class Section:
+    """A report section built outside this module (genes, tissue, ...): ``html`` is markup the
+    caller built with every public text escaped (:func:`escape`); it is placed after the
+    built-in section ``after`` (an id of :data:`SECTION_ORDER`) and linked in the menu."""
+
+    id: str
+    title: str
+    html: str
+    after: str = "statistics"
+
+
+#: Built-in sections, in page order (each an ``id`` in the page).
+SECTION_ORDER = ("summary", "cohorts", "coverage", "survival", "response", "risk", "correlation",
+                 "statistics", "genesets", "methods", "provenance")
+
+ENDPOINT_WORDS = {"os": "overall survival", "rfs": "recurrence-free survival",
+                  "dfs": "disease-free survival", "pfi": "progression-free interval",
+                  "dss": "disease-specific survival", "response": "response"}
+
+
+def escape(text: object) -> str:
+    """HTML-escape public text for a :class:`Section`'s markup."""
+    return _esc(text)
+
+
+def json_for_script(obj: object) -> str:
+    """JSON safe inside ``<script type="application/json">``: ``<``, ``>``, ``&`` escaped."""
+    text = json.dumps(obj, separators=(",", ":"), allow_nan=False, default=str)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _json_column(col: pd.Series, digits: int) -> tuple[list[Any], bool]:
+    """One column for JSON: numbers to ``digits`` significant digits (whole numbers as
+    integers), text as text, empty cells as None; and whether the column is numeric."""
+    if pd.api.types.is_bool_dtype(col):
+        return col.astype(object).tolist(), False
+    if not pd.api.types.is_numeric_dtype(col):
+        return col.astype(object).where(col.notna(), None).map(
+            lambda v: v if v is None else str(v)).tolist(), False
+    v = col.to_numpy(float)
+    ok = np.isfinite(v)
+    if ok.all() and np.all(v == np.round(v)) and np.all(np.abs(v) < 2**53):
+        return v.astype(np.int64).tolist(), True
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shift = (digits - 1 - np.floor(np.log10(np.abs(np.where(ok & (v != 0), v, 1.0)))))
+        shift = shift.astype(int)
+        # round(v * 10^k) / 10^k with an exact power of ten on either side
+        up = 10.0 ** np.clip(shift, 0, 300)
+        down = 10.0 ** np.clip(-shift, 0, 300)
+        rounded = np.where(shift >= 0, np.round(v * up) / up, np.round(v / down) * down)
+    out = rounded.astype(object)
+    out[~ok] = None
+    return out.tolist(), True
+
+
+def table_json(frame: pd.DataFrame, columns: list[str], *, warn: pd.Series | None = None,
+               digits: int = 4) -> dict[str, Any]:
+    """A table for the page's script: column names, which are numeric, and rows as arrays
+    (numbers to ``digits`` significant digits, empty cells as null); ``warn`` marks rows
+    drawn highlighted (not scored, not tested)."""
+    cols = [c for c in columns if c in frame.columns]
+    data, numeric = [], []
+    for c in cols:
+        values, is_num = _json_column(frame[c], digits)
+        data.append(values)
+        numeric.append(is_num)
+    rows = [list(r) for r in zip(*data, strict=True)] if cols else []
+    out: dict[str, Any] = {"columns": cols, "numeric": numeric, "rows": rows}
+    if warn is not None:
+        out["warn"] = [int(b) for b in np.asarray(warn, dtype=bool)]
+    return out
+
+
+_TEMPLATE: dict[str, Any] = {}
+
+
 def _fig_html(fig: go.Figure, div_id: str) -> str:
-    fig.update_layout(template="plotly_white", margin={"l": 60, "r": 20, "t": 50, "b": 50},
-                      font={"family": "Helvetica, Arial, sans-serif", "size": 12})
-    return pio.to_html(fig, full_html=False, include_plotlyjs=False, div_id=div_id,
-                       config={"displaylogo": False, "responsive": True})
+    """The figure as a ``<div>`` (plotly.js is in the page head once).
+
+    The house style is merged into the figure's JSON rather than through ``update_layout``,
+    and the JSON is not validated a second time: plotly copies and re-validates its whole
+    template on every layout update, which cost seconds per figure at collection scale.
+    """
+    if not _TEMPLATE:
+        _TEMPLATE.update(pio.templates["plotly_white"].to_plotly_json())
+    spec = fig.to_plotly_json()
+    layout = spec.setdefault("layout", {})
+    layout["template"] = _TEMPLATE
+    layout["margin"] = {**layout.get("margin", {}), "l": 60, "r": 20, "t": 50, "b": 50}
+    layout["font"] = {**layout.get("font", {}), "family": "Helvetica, Arial, sans-serif",
+                      "size": 12}
+    return pio.to_html(spec, full_html=False, include_plotlyjs=False, div_id=div_id,
+                       validate=False, config={"displaylogo": False, "responsive": True})
 
 
-def forest_plot(stats: pd.DataFrame, method: str, analysis: str, div_id: str) -> str | None:
-    """HR per SD (log axis) or AUC per set x cohort with 95% CI; pooled estimates as diamonds."""
-    d = forest_rows(stats, method, analysis)
+def forest_plot(stats: pd.DataFrame, method: str, analysis: str, div_id: str, *,
+                limit: int | None = MAX_FIGURE_SETS, detail_only: bool = True) -> str | None:
+    """HR per SD (log axis) or AUC per set x cohort with 95% CI; pooled estimates as diamonds
+    (the detail-tier sets, at most ``limit``: :func:`ferroscope.plotdata.forest_rows`)."""
+    d = forest_rows(stats, method, analysis, limit=limit, detail_only=detail_only)
     if d.empty:
         return None
     # pooled rows: heterogeneity and prediction interval in the hover; k = 2 flagged (†)
@@ -119,6 +229,69 @@ def forest_plot(stats: pd.DataFrame, method: str, analysis: str, div_id: str) ->
     return _fig_html(fig, div_id)
 
 
+def volcano_plot(stats: pd.DataFrame, method: str, endpoint: str, div_id: str) -> str | None:
+    """Every tested set x cohort of one method and endpoint: effect (HR per SD, log axis; or
+    AUC) against -log10 q; pooled estimates as diamonds, q < 0.05 in red, the five smallest q
+    labelled, the name, CI, p, q and tier on hover."""
+    d = stats[(stats["method"] == method) & (stats["endpoint"] == endpoint)
+              & (stats["status"] == "ok")]
+    d = d[pd.to_numeric(d["q"], errors="coerce").notna()]
+    if d.empty:
+        return None
+    auc = bool((d["analysis"] == "auc").all())
+    q = pd.to_numeric(d["q"]).clip(lower=1e-300).to_numpy(float)
+    y = -np.log10(q)
+    tiers = ("" if "tier" not in d else
+             " · " + d["tier"].fillna("detail").astype(str) + " tier")
+    fig = go.Figure()
+    pooled_mask = (d["cohort"] == POOLED).to_numpy()
+    effect = "AUC" if auc else "HR per SD"
+    significant = q < 0.05
+    for pooled in (False, True):
+        for sig in (True, False):
+            m = (pooled_mask == pooled) & (significant == sig)
+            if not m.any():
+                continue
+            g = d[m]
+            tier = tiers[m] if isinstance(tiers, pd.Series) else [tiers] * len(g)
+            text = [_esc(f"{s} · {'pooled' if pooled else c}{t}")
+                    for s, c, t in zip(g["set"], g["cohort"], tier, strict=True)]
+            fig.add_trace(go.Scatter(
+                x=g["estimate"].to_numpy(float), y=y[m], mode="markers",
+                name=("pooled (random effects)" if pooled else "per cohort")
+                + (", q < 0.05" if sig else ""),
+                marker={"color": "#c0392b" if sig else "#7f8c8d",
+                        "symbol": "diamond" if pooled else "circle",
+                        "size": 10 if pooled else 6, "opacity": 0.75,
+                        "line": {"width": 0.5, "color": "#333"}},
+                text=text,
+                customdata=np.c_[g["ci_low"].to_numpy(float), g["ci_high"].to_numpy(float),
+                                 g["p"].to_numpy(float), q[m]],
+                hovertemplate=("%{text}<br>" + effect + " %{x:.3f} (95% CI "
+                               "%{customdata[0]:.3f}-%{customdata[1]:.3f})<br>p = "
+                               "%{customdata[2]:.3g}, q = %{customdata[3]:.3g}"
+                               "<extra></extra>")))
+    top = np.argsort(q, kind="stable")[:5]
+    for rank, i in enumerate(top):  # labels at staggered heights, so neighbours stay legible
+        r = d.iloc[i]
+        fig.add_annotation(x=np.log10(r["estimate"]) if not auc else r["estimate"], y=y[i],
+                           text=_esc(r["set"]), showarrow=True, arrowhead=0, ax=0,
+                           ay=-16 - 16 * (rank % 3), font={"size": 10})
+    fig.add_hline(y=-np.log10(0.05), line_dash="dot", line_color="#c0392b",
+                  annotation_text="q = 0.05", annotation_position="bottom right")
+    fig.add_vline(x=0.5 if auc else 1.0, line_dash="dash", line_color="#999")
+    fig.update_layout(
+        title=_esc(f"{method} · {ENDPOINT_WORDS.get(endpoint, endpoint)}: {int((q < 0.05).sum())}"
+                   f" of {len(d)} tests with q < 0.05"),
+        height=460, legend={"orientation": "h", "y": -0.18},
+        yaxis_title="-log10 q (BH FDR)")
+    if auc:
+        fig.update_xaxes(title="AUC for response (> 0.5: higher in responders)")
+    else:
+        fig.update_xaxes(type="log", title="hazard ratio per SD of score")
+    return _fig_html(fig, div_id)
+
+
 def _time_grid(max_time: float) -> list[float]:
     """At-risk times: every 12 months (24 beyond 10 years) up to the last follow-up."""
     step = 12.0 if max_time <= 120 else 24.0
@@ -141,18 +314,30 @@ def _set_menu(labels: list[str], traces_per_set: int, titles: list[str]) -> list
              "yanchor": "top"}]
 
 
-def km_figure(data: CohortData, method: str, stats: pd.DataFrame, div_id: str) -> str | None:
-    """KM curves (median split) with numbers at risk and a menu to choose the gene set."""
+def _figure_sets(data: CohortData, method: str, stats: pd.DataFrame, limit: int,
+                 **where: str) -> list[str]:
+    """Detail-tier sets of the cohort that were scored, smallest q first (at most ``limit``)."""
+    scored = set(data.scores[method].columns)
+    return [s for s in detail_sets(stats, method, cohort=data.cohort, limit=None, **where)
+            if s in scored][:limit]
+
+
+def km_figure(data: CohortData, method: str, stats: pd.DataFrame, div_id: str, *,
+              limit: int = MAX_FIGURE_SETS) -> str | None:
+    """KM curves (median split) with numbers at risk and a menu to choose the gene set
+    (the cohort's detail-tier OS sets, smallest q first, at most ``limit``)."""
     from plotly.subplots import make_subplots
 
     if "os_time_months" not in data.clinical.columns or method not in data.scores:
+        return None
+    sets = _figure_sets(data, method, stats, limit, endpoint="os")
+    if not sets:
         return None
     scores = data.scores[method]
     clin = data.clinical.reindex(scores.index)
     grid = _time_grid(float(clin["os_time_months"].max()))
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.8, 0.2],
                         vertical_spacing=0.1)
-    sets = list(scores.columns)
     titles = []
     for k, set_name in enumerate(sets):
         curves = km_curves(clin["os_time_months"], clin["os_event"], scores[set_name])
@@ -191,17 +376,19 @@ def km_figure(data: CohortData, method: str, stats: pd.DataFrame, div_id: str) -
     return _fig_html(fig, div_id)
 
 
-def roc_figure(data: CohortData, method: str, stats: pd.DataFrame, div_id: str) -> str | None:
-    """ROC curves for calling responders by a high score, one set at a time."""
+def roc_figure(data: CohortData, method: str, stats: pd.DataFrame, div_id: str, *,
+               limit: int = MAX_FIGURE_SETS) -> str | None:
+    """ROC curves for calling responders by a high score, one set at a time (the cohort's
+    detail-tier response sets, smallest q first, at most ``limit``)."""
     if "response" not in data.clinical.columns or method not in data.scores:
         return None
     scores = data.scores[method]
     clin = _response_subset(data, scores)
-    if clin["response"].nunique() < 2:
+    sets = _figure_sets(data, method, stats, limit, endpoint="response")
+    if clin["response"].nunique() < 2 or not sets:
         return None
     fig = go.Figure()
     titles = []
-    sets = list(scores.columns)
     for k, set_name in enumerate(sets):
         roc = roc_points(clin["response"], scores.loc[clin.index, set_name])
         fig.add_trace(go.Scatter(x=roc["fpr"], y=roc["tpr"], mode="lines", line_shape="hv",
@@ -222,13 +409,17 @@ def roc_figure(data: CohortData, method: str, stats: pd.DataFrame, div_id: str) 
     return _fig_html(fig, div_id)
 
 
-def response_box(data: CohortData, method: str, div_id: str) -> str | None:
-    """Score distributions of responders vs non-responders, one box pair per set."""
+def response_box(data: CohortData, method: str, div_id: str, stats: pd.DataFrame | None = None,
+                 *, limit: int = MAX_FIGURE_SETS) -> str | None:
+    """Score distributions of responders vs non-responders, one box pair per set (with
+    ``stats``: the cohort's detail-tier response sets, smallest q first, at most ``limit``)."""
     if "response" not in data.clinical.columns or method not in data.scores:
         return None
     scores = data.scores[method]
+    if stats is not None:
+        scores = scores[_figure_sets(data, method, stats, limit, endpoint="response")]
     clin = _response_subset(data, scores)
-    if clin.empty:
+    if clin.empty or scores.shape[1] == 0:
         return None
     arm_name = data.response_arm
     titles = clin["title"].astype(str) if "title" in clin else pd.Series(clin.index, clin.index)
@@ -248,10 +439,19 @@ def response_box(data: CohortData, method: str, div_id: str) -> str | None:
     return _fig_html(fig, div_id)
 
 
-def correlation_heatmap(data: CohortData, method: str, div_id: str) -> str | None:
-    if method not in data.scores or data.scores[method].shape[1] < 2:
+def correlation_heatmap(data: CohortData, method: str, div_id: str,
+                        stats: pd.DataFrame | None = None, *,
+                        limit: int = MAX_FIGURE_SETS) -> str | None:
+    """Spearman correlation of the scores (with ``stats``: of the cohort's detail-tier sets,
+    smallest q first, at most ``limit``)."""
+    if method not in data.scores:
         return None
-    corr = data.scores[method].corr(method="spearman")
+    scores = data.scores[method]
+    if stats is not None:
+        scores = scores[_figure_sets(data, method, stats, limit)]
+    if scores.shape[1] < 2:
+        return None
+    corr = scores.corr(method="spearman")
     names = [_esc(c) for c in corr.columns]
     fig = go.Figure(go.Heatmap(z=corr.to_numpy(), x=names, y=names, zmin=-1, zmax=1,
                                colorscale="RdBu_r", texttemplate="%{z:.2f}"))
@@ -342,35 +542,196 @@ def scoring_runs_table(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+STAT_COLUMNS = ["cohort", "method", "set", "endpoint", "tier", "estimate", "ci_low", "ci_high",
+                "p", "q", "p_lr", "c_index", "ph_p", "hr_early", "hr_late", "hr_adj", "p_adj",
+                "km_logrank_p", "km_median_high", "km_median_low", "km_tertile_p",
+                "maxstat_cutpoint", "maxstat_p", "td_auc_12", "td_auc_36", "td_auc_60",
+                "or_per_sd", "p_logit", "or_treated", "or_control", "p_interaction", "tau2", "i2",
+                "pi_low", "pi_high", "n", "events", "status", "note"]
+COVERAGE_COLUMNS = ["cohort", "set", "n_genes", "n_present", "coverage_percent", "scored",
+                    "missing", "missing_reasons", "aliases_used"]
+SUMMARY_TOP = 10
+#: The analyses the summary, the volcano plots and the tier counts are about (outcome
+#: associations); other rows (tumour vs non-tumour, ...) have their own sections.
+OUTCOME_ANALYSES = ("cox_hr_per_sd", "auc")
+
+
+def _outcome(stats: pd.DataFrame) -> pd.DataFrame:
+    return stats[stats["analysis"].isin(OUTCOME_ANALYSES)]
+
+
+def _endpoint_order(stats: pd.DataFrame) -> list[str]:
+    """Endpoints present in the table: survival endpoints in their usual order, then response."""
+    present = set(stats["endpoint"].dropna().astype(str))
+    known = [e for e in ENDPOINT_WORDS if e in present]
+    return known + sorted(present - set(known))
+
+
+def _estimate_text(r: Any) -> str:
+    """"1.60 (1.32-1.95)": an HR or AUC with its 95% CI, two decimals."""
+    return f"{r.estimate:.2f} ({r.ci_low:.2f}-{r.ci_high:.2f})"
+
+
+def _sentence(r: Any, endpoint: str, method: str) -> str:
+    """The strongest association of one endpoint, in words."""
+    where = (f"pooled over {int(r.n_cohorts)} cohorts" if r.cohort == POOLED and
+             pd.notna(getattr(r, "n_cohorts", np.nan)) else f"in {r.cohort}")
+    if r.q >= 0.05:
+        return (f"No set reached q < 0.05 for {ENDPOINT_WORDS.get(endpoint, endpoint)} "
+                f"({method}); the smallest q was {_fmt(r.q)} ({r.set}, {where}).")
+    if endpoint == "response":
+        way = "responders" if r.estimate > 0.5 else "non-responders"
+        return (f"Strongest association with response ({method}): {r.set} scores were higher "
+                f"in {way}, AUC {_estimate_text(r)}, q = {_fmt(r.q)}, {where}.")
+    way = "shorter" if r.estimate > 1 else "longer"
+    return (f"Strongest association with {ENDPOINT_WORDS.get(endpoint, endpoint)} ({method}): "
+            f"higher {r.set} scores went with {way} survival, HR {_estimate_text(r)} per SD, "
+            f"q = {_fmt(r.q)}, {where}.")
+
+
+def summary_section(stats: pd.DataFrame, methods: list[str], primary: str, *,
+                    top: int = SUMMARY_TOP) -> dict[str, Any]:
+    """The opening section: per method x endpoint how many tests reached q < 0.05, and per
+    endpoint the primary method's strongest associations (pooled estimates first, then single
+    cohorts; each at most ``top``), with the same set's estimate under the other methods."""
+    stats = _outcome(stats)
+    ok = stats[(stats["status"] == "ok") & pd.to_numeric(stats["q"], errors="coerce").notna()]
+    counts = []
+    for m in methods:
+        for ep in _endpoint_order(ok):
+            d = ok[(ok["method"] == m) & (ok["endpoint"] == ep)]
+            if d.empty:
+                continue
+            pooled = d["cohort"] == POOLED
+            counts.append({"method": m, "endpoint": ENDPOINT_WORDS.get(ep, ep),
+                           "tests": int((~pooled).sum()),
+                           "significant": int((d.loc[~pooled, "q"] < 0.05).sum()),
+                           "pooled": int(pooled.sum()),
+                           "pooled_significant": int((d.loc[pooled, "q"] < 0.05).sum())})
+    others = {(r.method, r.cohort, r.set, r.endpoint): (r.estimate, r.q)
+              for r in ok[ok["method"] != primary].itertuples()}
+    endpoints = []
+    main = ok[ok["method"] == primary]
+    for ep in _endpoint_order(main):
+        d = main[main["endpoint"] == ep]
+        is_pooled = d["cohort"] == POOLED
+        groups = [("pooled across cohorts (random effects)", d[is_pooled]),
+                  ("single cohorts", d[~is_pooled])]
+        blocks = []
+        for label, g in groups:
+            g = g.sort_values(["q", "p", "set"], kind="stable").head(top)
+            if g.empty:
+                continue
+            rows = []
+            for r in g.itertuples():
+                also = [f"{m} {_fmt(others[k][0])} (q {_fmt(others[k][1])})"
+                        for m in methods if m != primary
+                        and (k := (m, r.cohort, r.set, r.endpoint)) in others]
+                rows.append({"set": r.set, "cohort": r.cohort, "estimate": _estimate_text(r),
+                             "p": _fmt(r.p), "q": _fmt(r.q), "significant": r.q < 0.05,
+                             "other_methods": "; ".join(also)})
+            blocks.append({"label": label, "rows": rows})
+        best = d[is_pooled] if (d.loc[is_pooled, "q"] < 0.05).any() else d
+        best = best.sort_values(["q", "p", "set"], kind="stable")
+        endpoints.append({
+            "endpoint": ep, "words": ENDPOINT_WORDS.get(ep, ep),
+            "effect": "AUC (95% CI)" if ep == "response" else "HR per SD (95% CI)",
+            "sentence": _sentence(next(best.itertuples()), ep, primary), "blocks": blocks})
+    return {"counts": counts, "endpoints": endpoints, "primary": primary, "top": top}
+
+
+def volcano_section(stats: pd.DataFrame, methods: list[str]) -> list[dict[str, Any]]:
+    """One volcano per method x endpoint with a test (survival endpoints, then response)."""
+    stats = _outcome(stats)
+    out = []
+    for ep in _endpoint_order(stats):
+        for m in methods:
+            fig = volcano_plot(stats, m, ep, f"volcano-{ep}-{m}")
+            if fig is not None:
+                out.append({"method": m, "endpoint": ep, "response": ep == "response",
+                            "figure": fig})
+    return out
+
+
+def statistics_table(stats: pd.DataFrame) -> dict[str, Any]:
+    """Every row of the statistics table as a JSON table (KM medians "not reached" shown)."""
+    table = show_medians(stats)
+    return table_json(table, STAT_COLUMNS, warn=table["status"] != "ok")
+
+
+def coverage_table(cohorts: list[CohortData]) -> dict[str, Any]:
+    """The coverage of every set in every cohort as one JSON table."""
+    frames = []
+    for d in cohorts:
+        c = d.coverage.copy()
+        c["cohort"] = d.cohort
+        scored = c["scored"].astype(bool)
+        c["coverage_percent"] = (100 * pd.to_numeric(c["coverage"], errors="coerce")).round(1)
+        reason = c["reason"] if "reason" in c else pd.Series("", index=c.index)
+        c["scored"] = np.where(scored, "yes", "not scored: " + reason.fillna("").astype(str))
+        c["warn"] = ~scored
+        frames.append(c)
+    if not frames:
+        return table_json(pd.DataFrame(columns=COVERAGE_COLUMNS), COVERAGE_COLUMNS)
+    table = pd.concat(frames, ignore_index=True)
+    return table_json(table, COVERAGE_COLUMNS, warn=table["warn"])
+
+
+def cohort_block(d: CohortData, i: int, stats: pd.DataFrame, config: dict[str, Any],
+                 primary: str, limit: int) -> dict[str, Any]:
+    """Everything the page shows of one cohort (its figures drawn for the detail tier)."""
+    return {
+        "summary": cohort_summary(d),
+        "km": km_figure(d, primary, stats, f"km-{i}", limit=limit),
+        "box": response_box(d, primary, f"box-{i}", stats, limit=limit),
+        "roc": roc_figure(d, primary, stats, f"roc-{i}", limit=limit),
+        "heatmap": correlation_heatmap(d, primary, f"heat-{i}", _outcome(stats), limit=limit),
+        "notes": d.prepare_notes,
+        "mapping": mapping_summary(d.clinical_mapping),
+        "missing_endpoints": missing_endpoints(
+            d, list(config.get("survival", {}).get("endpoints", []))),
+        "not_tested": stats[(stats["cohort"] == d.cohort) & (stats["status"] != "ok")]
+        .to_dict("records"),
+        "not_scored": d.coverage[~d.coverage["scored"].astype(bool)].to_dict("records"),
+    }
+
+
+def tier_counts(stats: pd.DataFrame, primary: str, limit: int) -> dict[str, Any]:
+    """How many tested rows are in each tier, and how many sets the figures draw."""
+    stats = _outcome(stats)
+    ok = stats[stats["status"] == "ok"]
+    detail = is_detail(ok)
+    return {"has_tier": "tier" in stats.columns, "detail": int(detail.sum()),
+            "screening": int((~detail).sum()), "limit": limit,
+            "detail_sets": len(detail_sets(stats, primary, limit=None))}
+
+
 def render(stats: pd.DataFrame, cohorts: list[CohortData], config: dict[str, Any], *,
            genesets: list[dict[str, Any]], inputs: list[dict[str, Any]],
            software: dict[str, str], created: str, risk: RiskData | None = None,
            downloads: list[dict[str, Any]] | None = None,
-           scoring_runs: list[dict[str, Any]] | None = None, tissue: str = "") -> str:
+           scoring_runs: list[dict[str, Any]] | None = None, tissue: str = "",
+           sections: list[Section] | None = None,
+           max_figure_sets: int = MAX_FIGURE_SETS) -> str:
     """Render the whole report to a string (``downloads``: :func:`download_records` rows;
-    ``scoring_runs``: the score step's JSON sidecars, see :func:`scoring_runs_table`)."""
+    ``scoring_runs``: the score step's JSON sidecars, see :func:`scoring_runs_table`;
+    ``tissue``: :func:`ferroscope.report_tissue.section` HTML; ``sections``: extra sections
+    built by other modules; ``max_figure_sets``: most sets drawn in one per-set figure)."""
     methods = list(config["scoring"]["methods"])
     primary = config["scoring"].get("primary", methods[0])
-    forests = {m: forest_plot(stats, m, "cox_hr_per_sd", f"forest-os-{m}") for m in methods}
-    auc_forests = {m: forest_plot(stats, m, "auc", f"forest-auc-{m}") for m in methods}
-    per_cohort = []
-    for i, d in enumerate(cohorts):
-        per_cohort.append({
-            "summary": cohort_summary(d),
-            "coverage": d.coverage.to_dict("records"),
-            "km": km_figure(d, primary, stats, f"km-{i}"),
-            "box": response_box(d, primary, f"box-{i}"),
-            "roc": roc_figure(d, primary, stats, f"roc-{i}"),
-            "heatmap": correlation_heatmap(d, primary, f"heat-{i}"),
-            "notes": d.prepare_notes,
-            "mapping": mapping_summary(d.clinical_mapping),
-            "missing_endpoints": missing_endpoints(
-                d, list(config.get("survival", {}).get("endpoints", []))),
-            "not_tested": stats[(stats["cohort"] == d.cohort) & (stats["status"] != "ok")]
-            .to_dict("records"),
-            "not_scored": d.coverage[~d.coverage["scored"].astype(bool)].to_dict("records"),
-        })
-    table = show_medians(stats)
+    limit = max_figure_sets
+    forests = {m: forest_plot(stats, m, "cox_hr_per_sd", f"forest-os-{m}", limit=limit)
+               for m in methods}
+    auc_forests = {m: forest_plot(stats, m, "auc", f"forest-auc-{m}", limit=limit)
+                   for m in methods}
+    per_cohort = [cohort_block(d, i, stats, config, primary, limit)
+                  for i, d in enumerate(cohorts)]
+    extra = list(sections or [])
+    known = set(SECTION_ORDER)
+    for sec in extra:
+        if sec.after not in known:
+            raise ValueError(f"section {sec.id!r}: after={sec.after!r} is not one of "
+                             f"{', '.join(SECTION_ORDER)}")
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(resources.files("ferroscope") / "templates")),
         autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
@@ -382,10 +743,13 @@ def render(stats: pd.DataFrame, cohorts: list[CohortData], config: dict[str, Any
         plotlyjs=get_plotlyjs(), version=__version__, created=created, config=config,
         config_json=json.dumps(config, indent=2, sort_keys=True, default=str),
         methods=methods, primary=primary, forests=forests, auc_forests=auc_forests,
-        cohorts=per_cohort, stats=table.to_dict("records"), stats_columns=list(table.columns),
+        cohorts=per_cohort, summary=summary_section(stats, methods, primary),
+        volcanoes=volcano_section(stats, methods), tiers=tier_counts(stats, primary, limit),
+        stats_json=json_for_script(statistics_table(stats)),
+        coverage_json=json_for_script(coverage_table(cohorts)),
         genesets=genesets, inputs=inputs, software=software, downloads=downloads or [],
         scoring_runs=scoring_runs_table(scoring_runs or []),
-        method_info=method_table(methods),
+        method_info=method_table(methods), extra_sections=extra,
         n_sig=int((stats["q"] < 0.05).sum()), n_tests=int(stats["p"].notna().sum()),
         risk=risk_section(risk, stats),
         tissue=tissue,  # ferroscope.report_tissue.section (HTML, already escaped)
@@ -563,9 +927,10 @@ def risk_section(risk: RiskData | None, stats: pd.DataFrame) -> dict[str, Any] |
         })
     return {
         "blocks": blocks, "models": risk.models, "not_trained": risk.not_trained,
-        "forest": forest_plot(sig_stats, "signature", "cox_hr_per_sd", "risk-forest"),
+        "forest": forest_plot(sig_stats, "signature", "cox_hr_per_sd", "risk-forest",
+                              limit=None, detail_only=False),
         "forest_training": forest_plot(sig_stats, "signature", "cox_hr_per_sd_training",
-                                       "risk-forest-training"),
+                                       "risk-forest-training", limit=None, detail_only=False),
         "rows": sig_stats.to_dict("records"),
         # --- risk-model fragments (CV repeats, selection frequency, calibration) live in
         # ferroscope.report_models; shown after the model paragraphs ---

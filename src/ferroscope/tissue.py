@@ -1,4 +1,4 @@
-"""Tumour versus adjacent non-tumour tissue: sample groups, rank tests equal to R, pooling.
+"""Tumour versus adjacent non-tumour tissue: sample groups, the per-cohort comparison, pooling.
 
 **Samples.** A cohort may declare a comparison group (config ``samples.compare``, see
 docs/tissue.md). Its assembled (or local) clinical table then carries, per sample, the
@@ -8,38 +8,23 @@ comparison samples before the prepare step, so survival and response stay on tum
 without the declaration; :func:`comparison_samples` keeps both groups for the tissue step,
 which scores them in one matrix (scores are relative to the samples scored together).
 
-**Tests** (per gene set x scoring method, and per seed gene on expression): where at least
-:data:`MIN_PAIRS` tumour/non-tumour pairs exist, the Wilcoxon signed-rank test on the paired
-differences tumour - non-tumour (:func:`signed_rank`), with the Hodges-Lehmann estimate (the
-median of the Walsh averages) and its confidence interval; otherwise the Mann-Whitney (Wilcoxon
-rank-sum) test with the Hodges-Lehmann shift (median of all tumour - non-tumour differences)
-(:func:`rank_sum`). Both equal R's ``wilcox.test(..., conf.int = TRUE)`` (R 4.2, stats):
+**Tests** (:func:`compare`, per gene set x scoring method, and per seed gene on expression,
+all features at once): where at least :data:`MIN_PAIRS` tumour/non-tumour pairs exist, the
+Wilcoxon signed-rank test on the paired differences tumour - non-tumour with the
+Hodges-Lehmann estimate and its CI; otherwise the Mann-Whitney test with the Hodges-Lehmann
+shift. Both equal R's ``wilcox.test(..., conf.int = TRUE)``, exact where R is exact
+(formulas, references and R's rules: :mod:`ferroscope.ranktests`).
 
-* exact where R is exact: n < 50 (both groups < 50 for rank-sum) with no ties and no zero
-  differences: exact p from the null distribution of the statistic, and the CI from order
-  statistics of the Walsh averages (or differences) at R's ``qsignrank`` / ``qwilcox``;
-* otherwise the normal approximation with continuity correction and tie correction for the p,
-  and R's CI: the roots of the standardised statistic as a function of the shift, found with a
-  port of R's ``uniroot`` (Brent's ``zeroin``, tolerance 1e-4) so that the end points equal
-  R's to the last digit rather than within the tolerance.
-
-The p-value comes from scipy (``wilcoxon``, ``mannwhitneyu``), with the method chosen by R's rule.
-
-**Pooling across cohorts.** The Hodges-Lehmann shift is on each cohort's score scale (mean_z,
-GSVA and ssGSEA scores are relative to the samples scored together; expression scales differ by
-platform), so cohorts are pooled on a standardised mean difference in units of the within-group
-SD: Hedges' g, for pairs computed from the paired differences (Borenstein et al. 2009,
-*Introduction to Meta-Analysis*, eqs 4.18-4.28: S_within = S_diff / sqrt(2(1 - r)), variance
-(1/n + d²/2n)·2(1 - r)), for unpaired groups from the pooled SD (eqs 4.18-4.24); both with the
-small-sample factor J = 1 - 3/(4 df - 1). Random effects as elsewhere (``ferroscope.meta``).
+**Pooling across cohorts.** The Hodges-Lehmann shift is on each cohort's score scale (scores
+are relative to the samples scored together; expression scales differ by platform), so cohorts
+are pooled on Hedges' g in units of the within-group SD (:func:`hedges_g_many`, Borenstein et
+al. 2009, *Introduction to Meta-Analysis*, eqs 4.18-4.28), by random effects as elsewhere
+(``ferroscope.meta``).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from functools import lru_cache
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -47,6 +32,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from .errors import FerroscopeError
+from .ranktests import RankTests, rank_sum_many, signed_rank_many
 
 #: reserved columns of an assembled clinical table declaring a comparison
 GROUP, PAIR = "ferroscope_tissue", "ferroscope_pair"
@@ -56,287 +42,50 @@ ANALYSIS = "tumour_vs_nontumour"
 EXPRESSION = "expression"
 MIN_PAIRS = 5            # fewer complete pairs: the unpaired test on all samples
 MIN_PER_GROUP = 3        # fewer samples in a group: not tested
-CONF_LEVEL = 0.95
-TOL_ROOT = 1e-4          # R's wilcox.test default tol.root
-EPS = np.finfo(float).eps
 
 
-# --------------------------------------------------------------------------------------------
-# R's uniroot (src/appl/zeroin.c, R_zeroin2), ported line for line
+# ---- standardised mean difference (pooling) ------------------------------------------------
 
-def zeroin(f: Callable[[float], float], ax: float, bx: float, fa: float, fb: float,
-           tol: float = TOL_ROOT, maxit: int = 1000) -> float:
-    """Brent's root finder exactly as R's ``uniroot`` runs it (same iterates, same stop)."""
-    a, b = ax, bx
-    c, fc = a, fa
-    if fa == 0.0:
-        return a
-    if fb == 0.0:
-        return b
-    for _ in range(maxit + 1):
-        prev_step = b - a
-        if abs(fc) < abs(fb):
-            a, b, c = b, c, b
-            fa, fb, fc = fb, fc, fb
-        tol_act = 2 * EPS * abs(b) + tol / 2
-        new_step = (c - b) / 2
-        if abs(new_step) <= tol_act or fb == 0.0:
-            return b
-        if abs(prev_step) >= tol_act and abs(fa) > abs(fb):
-            cb = c - b
-            if a == c:
-                t1 = fb / fa
-                p = cb * t1
-                q = 1.0 - t1
-            else:
-                q = fa / fc
-                t1 = fb / fc
-                t2 = fb / fa
-                p = t2 * (cb * q * (q - t1) - (b - a) * (t1 - 1.0))
-                q = (q - 1.0) * (t1 - 1.0) * (t2 - 1.0)
-            if p > 0:
-                q = -q
-            else:
-                p = -p
-            if p < (0.75 * cb * q - abs(tol_act * q) / 2) and p < abs(prev_step * q / 2):
-                new_step = p / q
-        if abs(new_step) < tol_act:
-            new_step = tol_act if new_step > 0 else -tol_act
-        a, fa = b, fb
-        b += new_step
-        fb = f(b)
-        if (fb > 0 and fc > 0) or (fb < 0 and fc < 0):
-            c, fc = a, fa
-    return b
+def hedges_g_many(x: np.ndarray, y: np.ndarray, paired: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Hedges' g of x over y per row (NaN = absent), within-group SD units, and its SE.
 
-
-def _uniroot(f: Callable[[float], float], lower: float, upper: float,
-             f_lower: float | None = None, f_upper: float | None = None) -> float:
-    fl = f(lower) if f_lower is None else f_lower
-    fu = f(upper) if f_upper is None else f_upper
-    if fl * fu > 0:
-        raise ValueError("f() values at end points not of opposite sign")
-    return zeroin(f, lower, upper, fl, fu)
-
-
-# --------------------------------------------------------------------------------------------
-# exact null distributions (R's csignrank / cwilcox by counting)
-
-@lru_cache(maxsize=256)
-def _signrank_cdf(n: int) -> np.ndarray:
-    """P(V <= v), v = 0..n(n+1)/2, for the signed-rank statistic of n untied ranks."""
-    top = n * (n + 1) // 2
-    counts = np.zeros(top + 1)
-    counts[0] = 1.0
-    for k in range(1, n + 1):
-        counts[k:] = counts[k:] + counts[:-k].copy()
-    return np.cumsum(counts * 2.0 ** -n)
-
-
-@lru_cache(maxsize=256)
-def _ranksum_cdf(m: int, n: int) -> np.ndarray:
-    """P(W <= w), w = 0..mn, for the Mann-Whitney statistic of m and n untied values."""
-    # generating function prod_{i=1..m} (1 - q^{n+i}) / (1 - q^i), by polynomial steps
-    poly = np.zeros(m * n + 1)
-    poly[0] = 1.0
-    for i in range(1, m + 1):
-        # multiply by (1 - q^{n+i})
-        shifted = np.zeros_like(poly)
-        shifted[n + i:] = poly[:-(n + i)] if n + i <= m * n else 0
-        poly = poly - shifted
-        # divide by (1 - q^i): running sum with stride i
-        for j in range(i, m * n + 1):
-            poly[j] += poly[j - i]
-    return np.cumsum(poly / math.comb(m + n, m))
-
-
-def _quantile(cdf: np.ndarray, p: float) -> int:
-    """R's qsignrank / qwilcox for p <= 0.5: smallest q with P(<= q) >= p (fuzz 10 eps)."""
-    return int(np.searchsorted(cdf, p - 10 * EPS, side="left"))
-
-
-def _median(values: np.ndarray) -> float:
-    return float(np.median(values))
-
-
-# --------------------------------------------------------------------------------------------
-# the two tests
-
-@dataclass(frozen=True)
-class RankTest:
-    """One test: Hodges-Lehmann estimate (tumour - non-tumour) with its CI and the p-value."""
-
-    test: str                 # "signed_rank" or "rank_sum"
-    estimate: float
-    ci_low: float
-    ci_high: float
-    p: float
-    statistic: float          # R's V (signed rank) or W (rank sum)
-    n: int                    # pairs used (signed rank, zeros included) or samples
-    exact: bool
-    n_zero: int = 0           # zero differences (signed rank; dropped, as R does)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"test": self.test, "estimate": self.estimate, "ci_low": self.ci_low,
-                "ci_high": self.ci_high, "p": self.p, "statistic": self.statistic,
-                "n": self.n, "exact": self.exact, "n_zero": self.n_zero}
-
-
-def _ranks_ties(values: np.ndarray) -> tuple[np.ndarray, float]:
-    """Average ranks (R's ``rank``) and the tie term sum(t^3 - t) of ``table(rank(.))``.
-
-    One sort; scipy's rankdata costs ~1 ms a call, and the CI roots call this ~60 times."""
-    n = len(values)
-    order = np.argsort(values, kind="mergesort")
-    s = values[order]
-    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
-    counts = np.diff(np.r_[starts, n])
-    ranks = np.empty(n)
-    ranks[order] = np.repeat(starts + (counts + 1) / 2.0, counts)
-    c = counts.astype(float)
-    return ranks, float(np.sum(c**3 - c))
-
-
-def signed_rank(x: np.ndarray, y: np.ndarray, conf_level: float = CONF_LEVEL) -> RankTest:
-    """R's ``wilcox.test(x, y, paired = TRUE, conf.int = TRUE)`` (two-sided, mu = 0,
-    correct = TRUE, exact = NULL): the differences x - y of complete pairs."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    ok = ~(np.isnan(x) | np.isnan(y))
-    d_all = x[ok] - y[ok]
-    zeros = d_all == 0
-    d = d_all[~zeros]
-    n = len(d)
-    if n == 0:
-        raise ValueError("all differences are zero")
-    r, tie_term = _ranks_ties(np.abs(d))
-    v = float(np.sum(r[d > 0]))
-    ties = tie_term > 0
-    alpha = 1 - conf_level
-    if n < 50 and not ties and not zeros.any():
-        p = float(sps.wilcoxon(d, zero_method="wilcox", correction=False, method="exact").pvalue)
-        walsh = np.add.outer(d, d)[np.triu_indices(n)] / 2
-        walsh.sort()
-        cdf = _signrank_cdf(n)
-        qu = _quantile(cdf, alpha / 2) or 1
-        ql = n * (n + 1) // 2 - qu
-        return RankTest("signed_rank", _median(walsh), float(walsh[qu - 1]),
-                        float(walsh[ql]), p, v, len(d_all), True)
-    p = float(sps.wilcoxon(d, zero_method="wilcox", correction=True, method="asymptotic")
-              .pvalue)
-
-    def w_stat(shift: float, correct: bool = True) -> float:
-        xd = d - shift
-        xd = xd[xd != 0]
-        nx = len(xd)
-        dr, tt = _ranks_ties(np.abs(xd))
-        zd = float(np.sum(dr[xd > 0])) - nx * (nx + 1) / 4
-        sigma = math.sqrt(nx * (nx + 1) * (2 * nx + 1) / 24 - tt / 48)
-        corr = float(np.sign(zd)) * 0.5 if correct else 0.0
-        return (zd - corr) / sigma
-
-    lo, hi = float(d.min()), float(d.max())
-    w_lo, w_hi = w_stat(lo), w_stat(hi)
-    a = alpha
-    while True:
-        if w_lo - sps.norm.isf(a / 2) < 0 or w_hi - sps.norm.ppf(a / 2) > 0:
-            a *= 2
+    Paired (complete pairs): d = mean(x - y) / S_within, S_within = S_diff / sqrt(2 (1 - r)),
+    V_d = (1/n + d²/(2n)) 2 (1 - r), df = n - 1 (r = 0 if x or y is constant). Unpaired:
+    pooled SD, V_d = (n1 + n2)/(n1 n2) + d²/(2 (n1 + n2)), df = n1 + n2 - 2.
+    g = J d, SE_g = J sqrt(V_d), J = 1 - 3 / (4 df - 1). NaN where the SD is 0 or r = 1.
+    """
+    x, y = np.atleast_2d(np.asarray(x, float)), np.atleast_2d(np.asarray(y, float))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if paired:
+            ok = ~(np.isnan(x) | np.isnan(y))
+            x, y = np.where(ok, x, np.nan), np.where(ok, y, np.nan)
+            n, diff = ok.sum(axis=1), x - y
+            s_diff = np.nanstd(diff, axis=1, ddof=1)
+            xc, yc = x - np.nanmean(x, axis=1)[:, None], y - np.nanmean(y, axis=1)[:, None]
+            sxx, syy = np.nansum(xc * xc, axis=1), np.nansum(yc * yc, axis=1)
+            r = np.where((sxx > 0) & (syy > 0), np.nansum(xc * yc, axis=1) / np.sqrt(sxx * syy),
+                         0.0)
+            valid, df = (s_diff != 0) & (r < 1), n - 1
+            d = np.nanmean(diff, axis=1) / (s_diff / np.sqrt(2 * (1 - r)))   # S_within
+            var = (1 / n + d * d / (2 * n)) * 2 * (1 - r)
         else:
-            break
-    if a < 1:
-        zq_l, zq_u = float(sps.norm.isf(a / 2)), float(sps.norm.ppf(a / 2))
-        ci_l = _uniroot(lambda s: w_stat(s) - zq_l, lo, hi, w_lo - zq_l, w_hi - zq_l)
-        ci_u = _uniroot(lambda s: w_stat(s) - zq_u, lo, hi, w_lo - zq_u, w_hi - zq_u)
-    else:
-        ci_l = ci_u = _median(d)
-    est = _uniroot(lambda s: w_stat(s, correct=False), lo, hi)
-    return RankTest("signed_rank", est, ci_l, ci_u, p, v, len(d_all), False,
-                    int(zeros.sum()))
+            n1, n2 = (~np.isnan(x)).sum(axis=1), (~np.isnan(y)).sum(axis=1)
+            sp = np.sqrt(((n1 - 1) * np.nanvar(x, axis=1, ddof=1)
+                          + (n2 - 1) * np.nanvar(y, axis=1, ddof=1)) / (n1 + n2 - 2))
+            valid, df = sp != 0, n1 + n2 - 2
+            d = (np.nanmean(x, axis=1) - np.nanmean(y, axis=1)) / sp
+            var = (n1 + n2) / (n1 * n2) + d * d / (2 * (n1 + n2))
+        j = 1 - 3 / (4 * df - 1)
+        return np.where(valid, j * d, np.nan), np.where(valid, j * np.sqrt(var), np.nan)
 
-
-def rank_sum(x: np.ndarray, y: np.ndarray, conf_level: float = CONF_LEVEL) -> RankTest:
-    """R's ``wilcox.test(x, y, conf.int = TRUE)`` (two-sided, correct = TRUE, exact = NULL):
-    the Hodges-Lehmann shift of x (tumour) over y (non-tumour)."""
-    x = np.asarray(x, float)
-    y = np.asarray(y, float)
-    x, y = x[~np.isnan(x)], y[~np.isnan(y)]
-    nx, ny = len(x), len(y)
-    r, tie_term = _ranks_ties(np.concatenate([x, y]))
-    w = float(np.sum(r[:nx]) - nx * (nx + 1) / 2)
-    ties = tie_term > 0
-    alpha = 1 - conf_level
-    if nx < 50 and ny < 50 and not ties:
-        p = float(sps.mannwhitneyu(x, y, alternative="two-sided", method="exact").pvalue)
-        diffs = np.sort(np.subtract.outer(x, y).ravel())
-        qu = _quantile(_ranksum_cdf(nx, ny), alpha / 2) or 1
-        ql = nx * ny - qu
-        return RankTest("rank_sum", _median(diffs), float(diffs[qu - 1]), float(diffs[ql]),
-                        p, w, nx + ny, True)
-    p = float(sps.mannwhitneyu(x, y, alternative="two-sided", method="asymptotic",
-                               use_continuity=True).pvalue)
-
-    def w_stat(shift: float, correct: bool = True) -> float:
-        dr, tt = _ranks_ties(np.concatenate([x - shift, y]))
-        dz = float(np.sum(dr[:nx])) - nx * (nx + 1) / 2 - nx * ny / 2
-        corr = float(np.sign(dz)) * 0.5 if correct else 0.0
-        sigma = math.sqrt((nx * ny / 12) * ((nx + ny + 1) - tt / ((nx + ny) * (nx + ny - 1))))
-        return (dz - corr) / sigma
-
-    lo, hi = float(x.min() - y.max()), float(x.max() - y.min())
-    w_lo, w_hi = w_stat(lo), w_stat(hi)
-
-    def root(zq: float) -> float:
-        if w_lo - zq <= 0:
-            return lo
-        if w_hi - zq >= 0:
-            return hi
-        return _uniroot(lambda s: w_stat(s) - zq, lo, hi, w_lo - zq, w_hi - zq)
-
-    ci_l = root(float(sps.norm.isf(alpha / 2)))
-    ci_u = root(float(sps.norm.ppf(alpha / 2)))
-    est = _uniroot(lambda s: w_stat(s, correct=False), lo, hi)
-    return RankTest("rank_sum", est, ci_l, ci_u, p, w, nx + ny, False)
-
-
-# --------------------------------------------------------------------------------------------
-# standardised mean difference (pooling)
 
 def hedges_g(x: np.ndarray, y: np.ndarray, paired: bool) -> tuple[float, float]:
-    """Hedges' g of x over y in units of the within-group SD, and its SE (Borenstein 2009).
-
-    Paired: d = mean(x - y) / S_within, S_within = S_diff / sqrt(2 (1 - r)), V_d = (1/n +
-    d²/(2n)) 2 (1 - r), df = n - 1. Unpaired: pooled SD, V_d = (n1 + n2)/(n1 n2) +
-    d²/(2 (n1 + n2)), df = n1 + n2 - 2. g = J d, V_g = J² V_d, J = 1 - 3 / (4 df - 1).
-    """
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    if paired:
-        ok = ~(np.isnan(x) | np.isnan(y))
-        x, y = x[ok], y[ok]
-        n = len(x)
-        diff = x - y
-        s_diff = float(np.std(diff, ddof=1))
-        r = float(np.corrcoef(x, y)[0, 1]) if np.std(x) > 0 and np.std(y) > 0 else 0.0
-        if s_diff == 0 or r >= 1:
-            return float("nan"), float("nan")
-        s_within = s_diff / math.sqrt(2 * (1 - r))
-        d = float(np.mean(diff)) / s_within
-        var = (1 / n + d * d / (2 * n)) * 2 * (1 - r)
-        df = n - 1
-    else:
-        x, y = x[~np.isnan(x)], y[~np.isnan(y)]
-        n1, n2 = len(x), len(y)
-        sp = math.sqrt(((n1 - 1) * np.var(x, ddof=1) + (n2 - 1) * np.var(y, ddof=1))
-                       / (n1 + n2 - 2))
-        if sp == 0:
-            return float("nan"), float("nan")
-        d = float(np.mean(x) - np.mean(y)) / sp
-        var = (n1 + n2) / (n1 * n2) + d * d / (2 * (n1 + n2))
-        df = n1 + n2 - 2
-    j = 1 - 3 / (4 * df - 1)
-    return j * d, j * math.sqrt(var)
+    """One feature of :func:`hedges_g_many`."""
+    g, se = hedges_g_many(np.atleast_2d(x), np.atleast_2d(y), paired)
+    return float(g[0]), float(se[0])
 
 
-# --------------------------------------------------------------------------------------------
-# one cohort: every feature (set score or gene) tumour vs non-tumour
+# ---- one cohort: every feature (set score or gene) tumour vs non-tumour, all at once -------
 
 def plain_groups(groups: pd.DataFrame) -> pd.DataFrame:
     """The group and pair columns as plain strings (h5ad obs stores them as categoricals)."""
@@ -352,7 +101,8 @@ def compare(values: pd.DataFrame, groups: pd.DataFrame, *, cohort: str, method: 
     Pairs: a patient with exactly one tumour and one non-tumour sample. With at least
     :data:`MIN_PAIRS` complete pairs the signed-rank test on them (n = pairs); else the
     rank-sum test on all samples (n = samples). ``sets`` maps a feature to the ``set`` column
-    (genes: the sets they belong to); by default the feature is the set.
+    (genes: the sets they belong to); by default the feature is the set. The statistics of all
+    features are computed at once (:func:`ferroscope.ranktests.signed_rank_many`, ...).
     """
     g = plain_groups(groups).reindex(values.index)
     tum = g.index[g[GROUP] == TUMOUR]
@@ -363,53 +113,64 @@ def compare(values: pd.DataFrame, groups: pd.DataFrame, *, cohort: str, method: 
     t_by = t_by[(t_by.index != "") & ~t_by.index.duplicated(keep=False)]
     n_by = n_by[(n_by.index != "") & ~n_by.index.duplicated(keep=False)]
     common = t_by.index.intersection(n_by.index).sort_values()
-    # row positions once; the loop below works on numpy columns
-    matrix = values.to_numpy(float)
-    at = values.index.get_indexer
-    t_pair, n_pair = at(t_by[common]), at(n_by[common])
-    t_all, n_all = at(tum), at(non)
+    feats, at = values.to_numpy(float).T, values.index.get_indexer   # features x samples
+    tx, nx = feats[:, at(t_by[common])], feats[:, at(n_by[common])]
+    n_pairs = (~(np.isnan(tx) | np.isnan(nx))).sum(axis=1)
+    paired, unpaired = np.flatnonzero(n_pairs >= MIN_PAIRS), np.flatnonzero(n_pairs < MIN_PAIRS)
+    a, b = feats[unpaired][:, at(tum)], feats[unpaired][:, at(non)]
+    n_a, n_b = (~np.isnan(a)).sum(axis=1), (~np.isnan(b)).sum(axis=1)
+    few = np.minimum(n_a, n_b) < MIN_PER_GROUP
+    sr, rs = signed_rank_many(tx[paired], nx[paired]), rank_sum_many(a[~few], b[~few])
+    g_p, se_p = hedges_g_many(tx[paired], nx[paired], paired=True)
+    g_u, se_u = hedges_g_many(a[~few], b[~few], paired=False)
+    # per feature: (which test, its position in that test's arrays)
+    where = {int(i): (sr, k, g_p, se_p) for k, i in enumerate(paired)}
+    where.update({int(i): (rs, k, g_u, se_u) for k, i in enumerate(unpaired[~few])})
+    counts = dict(zip(unpaired.tolist(), zip(n_a.tolist(), n_b.tolist(), strict=True),
+                      strict=True))
     rows = []
-    for j, feature in enumerate(values.columns):
-        col = matrix[:, j]
+    for j, feature in enumerate(values.columns):      # assembling rows only
         base = {"cohort": cohort, "method": method,
                 "set": (sets or {}).get(feature, feature), "endpoint": "tissue",
                 "analysis": ANALYSIS}
         if method == EXPRESSION:
             base["gene"] = feature
-        tx, nx = col[t_pair], col[n_pair]
-        complete = ~(np.isnan(tx) | np.isnan(nx))
-        try:
-            if complete.sum() >= MIN_PAIRS:
-                res = signed_rank(tx, nx)
-                g_, se = hedges_g(tx, nx, paired=True)
-                note = (f"paired Wilcoxon signed-rank on {int(complete.sum())} tumour/non-tumour "
-                        f"pairs ({'exact' if res.exact else 'normal approximation'})"
-                        + (f"; {res.n_zero} zero differences dropped" if res.n_zero else ""))
-                extra = {"n_tumour": int(complete.sum()), "n_nontumour": int(complete.sum())}
-            else:
-                a = col[t_all][~np.isnan(col[t_all])]
-                b = col[n_all][~np.isnan(col[n_all])]
-                if min(len(a), len(b)) < MIN_PER_GROUP:
-                    rows.append({**base, "status": "not tested", "n": len(a) + len(b),
-                                 "note": f"{len(a)} tumour and {len(b)} non-tumour samples "
-                                         f"(at least {MIN_PER_GROUP} each needed)"})
-                    continue
-                res = rank_sum(a, b)
-                g_, se = hedges_g(a, b, paired=False)
-                note = (f"Mann-Whitney (unpaired: {int(complete.sum())} pairs < {MIN_PAIRS}) on "
-                        f"{len(a)} tumour and {len(b)} non-tumour samples "
-                        f"({'exact' if res.exact else 'normal approximation'})")
-                extra = {"n_tumour": len(a), "n_nontumour": len(b)}
-        except ValueError as exc:  # all differences zero, or constant values
-            rows.append({**base, "status": "not tested", "n": int(complete.sum()),
-                         "note": f"not testable: {exc}"})
+        if j not in where:
+            na, nb = counts[j]
+            rows.append({**base, "status": "not tested", "n": na + nb,
+                         "note": f"{na} tumour and {nb} non-tumour samples "
+                                 f"(at least {MIN_PER_GROUP} each needed)"})
             continue
-        rows.append({**base, "estimate": res.estimate, "ci_low": res.ci_low,
-                     "ci_high": res.ci_high, "p": res.p, "status": "ok",
-                     "n": res.n if res.test == "signed_rank" else res.n, "test": res.test,
-                     "statistic": res.statistic, "exact": int(res.exact), "smd": g_,
-                     "se_smd": se, "note": note, **extra})
+        res, k, g_, se = where[j]
+        if res.error[k]:
+            rows.append({**base, "status": "not tested", "n": int(n_pairs[j]),
+                         "note": f"not testable: {res.error[k]}"})
+            continue
+        rows.append(_row(base, res, k, float(g_[k]), float(se[k]), int(n_pairs[j]),
+                         counts.get(j)))
     return pd.DataFrame(rows)
+
+
+def _row(base: dict[str, Any], res: RankTests, k: int, g_: float, se: float, n_pairs: int,
+         counts: tuple[int, int] | None) -> dict[str, Any]:
+    """One tested feature's row of :func:`compare`."""
+    kind = "exact" if res.exact[k] else "normal approximation"
+    if res.test == "signed_rank":
+        zeros = int(res.n_zero[k])
+        note = (f"paired Wilcoxon signed-rank on {n_pairs} tumour/non-tumour pairs ({kind})"
+                + (f"; {zeros} zero differences dropped" if zeros else "")
+                + ("; no CI, estimate = midrange (all differences tied, as R)"
+                   if np.isnan(res.ci_low[k]) else ""))
+        extra = {"n_tumour": n_pairs, "n_nontumour": n_pairs}
+    else:
+        na, nb = counts or (0, 0)
+        note = (f"Mann-Whitney (unpaired: {n_pairs} pairs < {MIN_PAIRS}) on {na} tumour and "
+                f"{nb} non-tumour samples ({kind})")
+        extra = {"n_tumour": na, "n_nontumour": nb}
+    return {**base, "estimate": float(res.estimate[k]), "ci_low": float(res.ci_low[k]),
+            "ci_high": float(res.ci_high[k]), "p": float(res.p[k]), "status": "ok",
+            "n": int(res.n[k]), "test": res.test, "statistic": float(res.statistic[k]),
+            "exact": int(res.exact[k]), "smd": g_, "se_smd": se, "note": note, **extra}
 
 
 # --------------------------------------------------------------------------------------------
