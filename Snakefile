@@ -8,6 +8,7 @@
 #   survival.smk  screening (Cox HR per SD, C, KM median split) and detail tier per cohort x method
 #   response.smk  screening (AUC, DeLong, Mann-Whitney) and detail tier per cohort x method
 #   detail.smk    which sets get the detail tier (q, top p, curated sets)
+#   genes.smk     gene level: member and seed genes vs outcome, leave one gene out, per cohort
 #   signatures.smk published risk signatures and LASSO-Cox models (train, freeze, validate)
 #   tissue.smk    tumour vs adjacent non-tumour (cohorts declaring a comparison group)
 #   report.smk    results/statistics.tsv (BH FDR) and the self-contained results/report.html
@@ -31,6 +32,7 @@ include: "workflow/rules/score.smk"
 include: "workflow/rules/survival.smk"
 include: "workflow/rules/response.smk"
 include: "workflow/rules/detail.smk"
+include: "workflow/rules/genes.smk"
 include: "workflow/rules/signatures.smk"
 include: "workflow/rules/tissue.smk"
 include: "workflow/rules/report.smk"

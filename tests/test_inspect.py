@@ -337,6 +337,7 @@ def test_os_only_log_ratio_cohort_with_missing_cells_prepares_by_config_alone(
     assert "log_ratio <span" in html and "up or down against" in html
     assert f"{len(expected)} genes dropped (missing in &gt; 20% of samples)" in html
     stats = pd.read_csv(wd / "results" / "statistics.tsv", sep="\t")
-    hr = stats[(stats["cohort"] == "ratios") & (stats["endpoint"] == "os")].set_index("set")
+    hr = stats[(stats["cohort"] == "ratios") & (stats["endpoint"] == "os")
+               & (stats["analysis"] == "cox_hr_per_sd")].set_index("set")
     for set_name in cov.index[cov["scored"]]:   # an HR per SD for every set passing coverage
         assert hr.loc[set_name, "status"] == "ok" and np.isfinite(hr.loc[set_name, "estimate"])

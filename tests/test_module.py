@@ -69,7 +69,9 @@ def test_module_full_run_from_another_folder(tmp_path):
     assert res.returncode == 0, res.stderr[-4000:]
     stats = pd.read_csv(wd / "results" / "statistics.tsv", sep="\t")
     # the shipped config's published signatures are scored too (method "signature")
-    assert set(stats.cohort) == {"local"} and set(stats.method) - {"signature"} == {"mean_z"}
+    # ... and the gene-level rows (method "expression", docs/genes.md)
+    assert set(stats.cohort) == {"local"}
+    assert set(stats.method) - {"signature", "expression"} == {"mean_z"}
     html = (wd / "results" / "report.html").read_text()
     assert "NRF2_TARGETS" in html
     assert (wd / "results" / "figures" / "km_local.svg").is_file()

@@ -120,7 +120,7 @@ def test_impossible_tests_are_explained_in_place(tmp_path):
     res = run_snakemake(wd)
     assert res.returncode == 0, res.stderr[-3000:]
     stats = pd.read_csv(wd / "results" / "statistics.tsv", sep="\t")
-    resp = stats[stats.endpoint == "response"]
+    resp = stats[(stats.endpoint == "response") & (stats.analysis == "auc")]
     assert (resp.status == "not tested").all()
     assert resp.note.str.contains("0 non-responders").all()
     html = (wd / "results" / "report.html").read_text()
@@ -146,3 +146,35 @@ def test_survival_extras_on_demo(stats):
     assert r.td_auc_36_ci_low < r.td_auc_36 < r.td_auc_36_ci_high and r.td_auc_36 > 0.6
     null = row(stats, "mean_z", demo.NULL_SET, "os")
     assert null.maxstat_p > 0.05
+
+
+def test_gene_level_in_the_demo(stats, demo_run):
+    """Gene rows (docs/genes.md): GCH1's planted protective effect (PLANTED_RISK, log HR -0.25
+    per SD in both cohorts) pooled, the resistance genes' response AUC, the 3-gene unscored set's
+    genes present, and the report's Genes section with the seed genes first."""
+    g = stats[stats.analysis.str.startswith("gene_", na=False)]
+    assert set(g.method) == {"expression"}
+    gch1 = g[(g.gene == "GCH1") & (g.endpoint == "os")
+             & (g.analysis == "gene_cox_hr_per_sd")].set_index("cohort")
+    assert (gch1.loc[["demo", "demo_validation"], "ci_high"] < 1).all()
+    # pooled over k = 2 cohorts (REML + HKSJ: t with 1 df, a wide CI): the estimate only
+    assert gch1.loc["pooled", "estimate"] < 1 and gch1.loc["pooled", "n_cohorts"] == 2
+    assert (gch1["set"] == "FERROPTOSIS_DEFENCE_GSH_INDEPENDENT").all()
+    for gene in ("STIM1", "KDELR3"):  # SORAFENIB_RESISTANCE loads the resistance factor
+        r = g[(g.gene == gene) & (g.cohort == "demo") & (g.analysis == "gene_auc")].iloc[0]
+        assert r.ci_high < 0.5 and r.q < 0.05
+    for gene in ("AIFM2", "DHODH"):
+        assert (g[g.gene == gene].status == "ok").all()
+    html = (demo_run / "results" / "report.html").read_text()
+    seed, sets = html.index('id="genes-seed"'), html.index('id="genes-sets"')
+    assert html.index('id="genes"') < seed < html.index("STIM1", seed) < sets
+    assert (demo_run / "results" / "demo" / "genes" / "drivers.tsv").is_file()
+
+
+def test_leave_one_out_full_set_hr_equals_the_set_row(stats, demo_run):
+    """drivers.tsv's hr_set (batch engine, LOO scoring call) is the survival step's HR of the
+    set (lifelines, score step) for the primary method: same scores, same model."""
+    d = pd.read_csv(demo_run / "results" / "demo" / "genes" / "drivers.tsv", sep="\t")
+    assert set(d["method"]) == {"mean_z"} and (d["status"] == "ok").all()
+    for set_name, hr in d.drop_duplicates("set").set_index("set")["hr_set"].items():
+        assert row(stats, "mean_z", set_name, "os").estimate == pytest.approx(hr, rel=1e-8)

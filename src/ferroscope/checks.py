@@ -36,7 +36,7 @@ PathLike = str | os.PathLike[str]
 _WRITERS = (("/screen/survival_", "survival_screen"), ("/screen/response_", "response_screen"),
             ("detail_selection.tsv", "detail_selection"),
             ("prepared.h5ad", "prepare"), ("/scores/", "score"), ("/survival/", "survival"),
-            ("/response/", "response"), ("coverage.tsv", "coverage"),
+            ("/response/", "response"), ("/genes/", "genes"), ("coverage.tsv", "coverage"),
             ("statistics.tsv", "statistics"), ("clinical.tsv", "prepare"))
 
 STATUSES = ("ok", "not tested")
@@ -44,9 +44,10 @@ RESULT_COLUMNS = ("cohort", "method", "set", "endpoint", "analysis", "estimate",
                   "ci_high", "p", "status", "note", "n")
 STATISTICS_COLUMNS = (*RESULT_COLUMNS, "q")
 #: columns of result tables that hold text (``role``, ``missing_genes``: risk signatures;
-#: ``meta_method``: pooled rows); every other column must hold numbers
+#: ``meta_method``: pooled rows; ``tier``: screening or detail; ``gene``: gene-level and tissue
+#: rows); every other column must hold numbers
 TEXT_COLUMNS = ("cohort", "method", "set", "endpoint", "analysis", "status", "note", "covariates",
-                "role", "missing_genes", "meta_method", "gene", "test", "tier")
+                "role", "missing_genes", "meta_method", "tier", "gene", "test")
 TIERS = ("screening", "detail")
 SELECTION_COLUMNS = ("cohort", "method", "set", "endpoint", "analysis", "reason")
 COVERAGE_COLUMNS = ("set", "scored")
@@ -342,4 +343,24 @@ def read_coverage(path: PathLike) -> pd.DataFrame:
                     " (expected True or False); the file is probably truncated.",
                     field="scored", rule="coverage")
     df["scored"] = scored == "true"
+    return df
+
+
+GENE_DRIVER_COLUMNS = ("cohort", "method", "set", "gene", "endpoint", "r", "hr_set",
+                       "hr_without", "status")
+
+
+def read_gene_drivers(path: PathLike) -> pd.DataFrame:
+    """Read a leave-one-gene-out table (``results/<cohort>/genes/drivers.tsv``,
+    :func:`ferroscope.genelevel.leave_one_out`): its columns, numbers and statuses."""
+    what = "leave-one-gene-out table"
+    df = _read_tsv(path, what, rule="genes")
+    _require(df, path, GENE_DRIVER_COLUMNS, what, rule="genes")
+    text = ("cohort", "method", "set", "gene", "row", "endpoint", "status", "note")
+    _numeric(df, path, [c for c in df.columns if c not in text], what, allow_nan=True,
+             rule="genes")
+    bad = ~df["status"].isin(STATUSES)
+    if bad.any():
+        raise _fail(path, f"the {what} has status {df.loc[bad, 'status'].iloc[0]!r} "
+                    f"(expected {' or '.join(STATUSES)}).", field="status", rule="genes")
     return df

@@ -10,6 +10,7 @@ rule statistics:
             cohorts=[c for c in COHORTS if has_response(c)],
         ),
         risk=risk_targets()[:1],  # results/signatures/statistics.tsv when signatures are used
+        genes=expand("results/{cohort}/genes/statistics.tsv", cohort=COHORTS),
         tissue=tissue_targets(),  # results/tissue/statistics.tsv: tumour vs non-tumour
     output:
         report(
@@ -38,6 +39,7 @@ rule report:
         score_records=per_cohort_method("results/{cohort}/scores/{method}.json"),
         gmt=config["genesets"]["gmt"],
         genes_table=config["genesets"]["evidence"],
+        gene_drivers=expand("results/{cohort}/genes/drivers.tsv", cohort=COHORTS),
         # tumour vs non-tumour (tissue.smk): both groups and their primary-method scores
         tissue_h5ad=expand(
             "results/{cohort}/tissue/prepared.h5ad", cohort=TISSUE_COHORTS

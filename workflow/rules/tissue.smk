@@ -123,9 +123,9 @@ rule tissue_statistics:
         "results/tissue/statistics.tsv",
     log:
         "logs/tissue_statistics.log",
-    params:
-        meta_method=config["statistics"]["meta"]["method"],
     conda:
         "../envs/ferroscope.yaml"
+    params:
+        meta_method=config["statistics"]["meta"]["method"],
     script:
         "../scripts/tissue_statistics.py"

@@ -4,13 +4,21 @@ import datetime as dt
 import json
 
 import _bootstrap  # noqa: F401  (puts the checkout's src/ on sys.path if needed)
+import pandas as pd
 
 from ferroscope import provenance, tissue
-from ferroscope.checks import read_coverage, read_h5ad, read_scores, read_statistics
+from ferroscope.checks import (
+    read_coverage,
+    read_gene_drivers,
+    read_h5ad,
+    read_scores,
+    read_statistics,
+)
 from ferroscope.genesets import read_genes_table
 from ferroscope.io import atomic_open
 from ferroscope.logs import step_logging
-from ferroscope.report import CohortData, download_records, render
+from ferroscope.report import CohortData, Section, download_records, render
+from ferroscope.report_genes import genes_body
 from ferroscope.report_tissue import TissueData
 from ferroscope.report_tissue import section as tissue_section
 from ferroscope.signatures import load_risk_data
@@ -49,11 +57,20 @@ with step_logging(snakemake.log[0], "report") as log:
         tissue_data.append(TissueData(str(t.uns["cohort"]),
                                       t.obs[[tissue.GROUP, tissue.PAIR]].copy(),
                                       read_scores(path, t.obs_names)))
-    page = render(stats, cohorts, cfg, downloads=downloads,
+    # gene level (ferroscope.report_genes): its own section; the rest sees no gene rows
+    drivers = [d for d in map(read_gene_drivers, snakemake.input.gene_drivers) if len(d)]
+    curated = read_genes_table(snakemake.input.genes_table)
+    genes = Section("genes", "Genes", genes_body(
+        stats, pd.concat(drivers) if drivers else pd.DataFrame(),
+        primary=cfg["scoring"].get("primary", methods[0]), curated_sets=list(curated["set"]),
+        seeds=list(curated["symbol"]), coverage=pd.concat([d.coverage for d in cohorts])),
+        after="response")
+    stats = stats[~stats["analysis"].astype(str).str.startswith("gene_")]
+    page = render(stats, cohorts, cfg, downloads=downloads, sections=[genes],
                   tissue=tissue_section(stats, tissue_data,
                                         cfg["scoring"].get("primary", methods[0])),
                   scoring_runs=scoring_runs,
-                  genesets=read_genes_table(snakemake.input.genes_table).to_dict("records"),
+                  genesets=curated.to_dict("records"),
                   inputs=inputs, software=provenance.versions(),
                   created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                   risk=load_risk_data(snakemake.input, cohorts,
