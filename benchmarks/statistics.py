@@ -28,7 +28,8 @@ row says how it was timed:
     python benchmarks/statistics.py                         # all rows
     python benchmarks/statistics.py --features 700 --no-whole
     python benchmarks/statistics.py --workflow              # + collection workflow runs
-    python benchmarks/statistics.py --workflow --gmt tiny.gmt --cohort-samples 120
+    python benchmarks/statistics.py --workflow --gmt tiny.gmt --cohort-samples 120 \
+        --cohort-genes 2000 --features 100 --no-whole    # a quick check of the workflow rows
 
 ``--workflow`` runs the whole workflow (snakemake, 2 cores) on gene-set collections: the
 712-set WikiPathways GMT and a 3,000-set C2 collection built from
@@ -222,7 +223,7 @@ def c2_collection(out: Path, n_sets: int = 3000) -> Path:
     return out
 
 
-def workflow_run(gmt: Path, n_samples: int, tmp: Path) -> None:
+def workflow_run(gmt: Path, n_samples: int, n_genes: int, tmp: Path) -> None:
     import yaml
 
     from ferroscope import demo
@@ -236,12 +237,13 @@ def workflow_run(gmt: Path, n_samples: int, tmp: Path) -> None:
     sets = read_gmt(gs / "ferroptosis.gmt", aliases) + read_gmt(gmt, aliases)
     genes = {g for s in sets for g in s.genes}
     cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+    demo_entry = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())["cohorts"]["demo"]
     cohorts = {}
     for k, seed in enumerate((11, 12)):
-        cohort = demo.generate(sets, n_patients=n_samples, n_genes=max(12548, len(genes)),
+        cohort = demo.generate(sets, n_patients=n_samples, n_genes=max(n_genes, len(genes)),
                                seed=seed)
         demo.write(cohort, wd / "data" / f"expr{k}.tsv.gz", wd / "data" / f"clin{k}.tsv")
-        entry = dict(cfg["cohorts"]["demo"], source="local", expression=f"data/expr{k}.tsv.gz",
+        entry = dict(demo_entry, source="local", expression=f"data/expr{k}.tsv.gz",
                      clinical_table=f"data/clin{k}.tsv")
         entry.pop("demo")
         cohorts[f"cohort{k}"] = entry
@@ -283,6 +285,8 @@ def main() -> None:
     ap.add_argument("--gmt", nargs="+", type=Path,
                     help="collections for --workflow (default: WikiPathways and C2 3,000)")
     ap.add_argument("--cohort-samples", type=int, default=400)
+    ap.add_argument("--cohort-genes", type=int, default=12548,
+                    help="genes of each synthetic cohort (at least the collection's genes)")
     args = ap.parse_args()
     print(f"{os.cpu_count()} CPUs; {args.samples} samples; best of {args.repeat}")
     in_function(args.features, args.samples, args.repeat, args.lifelines_subset)
@@ -294,7 +298,7 @@ def main() -> None:
             gmts = args.gmt or [SHARED / "c2.cp.wikipathways.v2022.1.Hs.symbols.gmt",
                                 c2_collection(tmp / "c2_3000.gmt")]
             for g in gmts:
-                workflow_run(Path(g), args.cohort_samples, tmp)
+                workflow_run(Path(g), args.cohort_samples, args.cohort_genes, tmp)
 
 
 if __name__ == "__main__":

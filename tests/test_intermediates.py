@@ -111,7 +111,7 @@ def test_truncated_prepared_h5ad_stops_with_path_and_fix(copy):
         *(f"results/{COHORT}/{p}" for p in ("coverage.tsv", "scores/mean_z.tsv",
                                             "scores/ssgsea.tsv", "scores/gsva.tsv")),
         *(f"results/signatures/{p}.tsv" for p in ("statistics", "scores", "coverage",
-                                                  "calibration"))})
+                                                  "calibration", "calibration_curve"))})
 
 
 # ---------------------------------------------------------------- readers, directly

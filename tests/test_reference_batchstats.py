@@ -1,18 +1,17 @@
 """Batch engine against live R (survival 3.5: coxph Efron, concordance, survdiff).
 
 Also checks that the frozen R output tests/golden/batchstats_r.tsv (read by the fast lane,
-tests/test_batchstats.py) is what R gives today; set ``FERROSCOPE_UPDATE_GOLDEN=1`` to rewrite
-the golden files from this run.
+tests/test_batchstats.py) is what R gives today; ``FERROSCOPE_REGEN_GOLDEN=1`` (tests/rgolden.py)
+rewrites the golden files from this run.
 """
 
 from __future__ import annotations
-
-import os
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from .rgolden import REGEN
 from .rref import run_r
 from .test_batchstats import GOLDEN, assert_matches_r
 
@@ -77,7 +76,7 @@ def test_engine_equals_live_r_and_golden_files(tmp_path):
                        index_col="feature")
     assert_matches_r(data, want)
     assert set(want["r_status"]) == {"ok", "constant", "infinite"}
-    if os.environ.get("FERROSCOPE_UPDATE_GOLDEN") == "1":
+    if REGEN:
         GOLDEN.mkdir(exist_ok=True)
         data.to_csv(GOLDEN / "batchstats_input.tsv", sep="\t", index=False)
         want.to_csv(GOLDEN / "batchstats_r.tsv", sep="\t")

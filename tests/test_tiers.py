@@ -32,12 +32,16 @@ def test_detail_selection_rules():
     t1, e1, x1 = cohort(1)
     t2, e2, x2 = cohort(2)
     table = combine([screen_table(t1, e1, x1, "c1"), screen_table(t2, e2, x2, "c2")])
+    # a pooled row passing q selects its set in every cohort it pools
+    hit = (table["cohort"] == "pooled") & (table["set"] == "S20")
+    assert hit.sum() == 1 and table.loc[hit, "q"].iloc[0] > 0.05
+    table.loc[hit, "q"] = 0.01
     chosen = detail_selection(table, q=0.05, top=3, curated=["S29"])
-    # the two planted sets pass q in both cohorts and pooled
+    assert (chosen.loc[chosen["set"] == "S20", "reason"].str.contains("pooled q < 0.05")).sum() == 2
+    # the two planted sets pass q in both cohorts
     for s in ("S00", "S01"):
         why = chosen.loc[chosen["set"] == s, "reason"]
         assert len(why) == 2 and why.str.contains("q < 0.05").all()
-        assert why.str.contains("pooled q < 0.05").all()
     # top 3 per cohort x method x endpoint, by p
     for c in ("c1", "c2"):
         rows = table[table["cohort"] == c].sort_values("p")
@@ -111,3 +115,35 @@ def test_stale_screening_table_is_refused(tmp_path):
     msg = str(err.value)
     assert "does not match" in msg and "survival_screen" in msg and str(path) in msg
     check_screening(table, table.copy(), path)     # the same table passes
+
+
+def test_response_tiers():
+    from ferroscope.response import auc_test, response_table
+
+    rng = np.random.default_rng(6)
+    n = 120
+    y = pd.Series((rng.uniform(size=n) < 0.4).astype(float))
+    x = pd.DataFrame(rng.normal(size=(n, 3)) + 0.7 * y.to_numpy()[:, None] * [1, 0, 0],
+                     columns=["A", "B", "C"])
+    cov = pd.DataFrame({"age": rng.normal(60, 10, n)})
+    res = response_table(y, x, covariates=cov, detail=["A"])
+    assert res["A"].tier == "detail" and res["B"].tier == "screening"
+    one = auc_test(y, x["A"], covariates=cov).as_dict()
+    assert res["A"].as_dict() == pytest.approx(one, nan_ok=True)
+    b = res["B"].as_dict()
+    assert b["auc"] == auc_test(y, x["B"]).auc
+    for k in ("or_per_sd", "p_logit", "or_adj", "p_adj", "n_adj"):
+        assert np.isnan(b[k]), k
+
+
+def test_detail_ph_p_is_the_projects_cox_zph():
+    from ferroscope.survival import _clean, univariate_cox
+
+    time, event, x = cohort(7, p=3)
+    x.iloc[:15, 2] = np.nan                      # complete cases per score
+    res = survival_table(time, event, x, td_auc=False)
+    for col in x.columns:
+        df = _clean(time, event, x[col])
+        df["z"] = (df["score"] - df["score"].mean()) / df["score"].std(ddof=1)
+        want = univariate_cox(df[["time", "event", "z"]])["ph_p"]
+        assert res[col].ph_p == pytest.approx(want, rel=1e-8), col

@@ -340,7 +340,8 @@ def harrell_c(time: pd.Series | np.ndarray, event: pd.Series | np.ndarray,
     X = _frame(X)
     t, e, x = _survival_arrays(time, event, X)
     w = (~np.isnan(x)).astype(float)
-    conc, ties, pairs = _harrell_counts(t, e, np.where(w > 0, x, 0.0), w)
+    conc, ties, pairs = _harrell_counts(t, e, np.ascontiguousarray(np.where(w > 0, x, 0.0)),
+                                        np.ascontiguousarray(w))
     with np.errstate(invalid="ignore", divide="ignore"):
         c = (conc + 0.5 * ties) / pairs
     return pd.Series(c, index=X.columns, name="c_index")
@@ -389,7 +390,8 @@ def cox_efron(time: pd.Series | np.ndarray, event: pd.Series | np.ndarray, X: pd
         lr = np.maximum(2 * (fit["ll"] - fit["ll0"]), 0.0)
     cols = fit_cols[ok]
     b, s = beta[ok], se[ok]
-    conc, ties, pairs = _harrell_counts(t, e, zc[ok].T, wc[ok].T)
+    conc, ties, pairs = _harrell_counts(t, e, np.ascontiguousarray(zc[ok].T),
+                                        np.ascontiguousarray(wc[ok].T))
     with np.errstate(invalid="ignore", divide="ignore"):
         c = (conc + 0.5 * ties) / pairs
     c = np.where(b < 0, 1 - c, c)   # C of the linear predictor beta z
@@ -637,3 +639,4 @@ def td_auc_bootstrap(time: pd.Series | np.ndarray, event: pd.Series | np.ndarray
         res[b] = _td_auc_kernel(x, idx.astype(np.int64), tb, eb, w, hz, valid)
     point = pd.DataFrame(res[0], index=pd.Index(hz, name="horizon"), columns=X.columns)
     return point, res[1:]
+

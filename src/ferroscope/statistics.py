@@ -22,6 +22,7 @@ KM figures) is computed for the sets with q below ``statistics.detail.q`` (in a 
 pooled), the ``statistics.detail.top`` smallest p per cohort x method x endpoint, and every set
 of the shipped curated GMT. Column ``tier`` says which tier a row had.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable

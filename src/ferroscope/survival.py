@@ -1,20 +1,21 @@
-"""Survival analysis of a score: Cox HR per SD, Kaplan-Meier by median split, log-rank (lifelines).
+"""Survival analysis of scores: Cox HR per SD, Kaplan-Meier by median split, log-rank, two tiers.
 
-``cox_per_sd`` standardises the score within the cohort (mean 0, SD 1), fits a univariate Cox
-model (Efron ties, lifelines ``CoxPHFitter``, Newton-polished until the step is below
-1e-12 so that coefficients, SE and p-values equal R's ``coxph(ties = "efron")`` to 1e-8
-relative) and reports the hazard ratio per SD with its 95% Wald CI, the Wald and
-likelihood-ratio p-values, Harrell's C-index and the proportional-hazards score test of R
-survival's ``cox.zph`` (Kaplan-Meier time transform; ``ferroscope.phtest``). Where that test
-fails (p < 0.05) the HR is also given before and after the median event time (time-split
-fit). Covariates, when given, add an adjusted HR per SD from a multivariable model (complete
-cases; the number dropped is reported).
+``survival_table`` takes every score of a cohort at once (samples x scores). Screening tier,
+all scores, from the batch engine (``ferroscope.batchstats``): each score standardised within
+the cohort (mean 0, SD 1), univariate Cox model with Efron ties converged to a step below 1e-12
+(coefficients, SE, Wald and LR p equal to R's ``coxph(ties = "efron")`` to 1e-8 relative), HR
+per SD with its 95% Wald CI, Harrell's C-index, KM median split. Detail tier, the scores named
+in ``detail``: the proportional-hazards score test of R survival's ``cox.zph`` (Kaplan-Meier
+time transform; ``ferroscope.phtest``), and where it fails (p < 0.05) the HR before and after
+the median event time (time-split fit); covariates, when given, add an adjusted HR per SD from
+a multivariable model (lifelines ``CoxPHFitter`` Newton-polished by ``fit_cox``; complete
+cases, the number dropped is reported). ``cox_per_sd`` is one score with every statistic.
 
 Kaplan-Meier comparisons: median split and tertiles (log-rank), and the optimised cut-point by
 maximally selected log-rank statistics (``maxstat_logrank``) with the Lausen & Schumacher (1994)
 p-value corrected for the search over cut-points, as R ``maxstat`` (``pmethod = "Lau94"``).
-Time-dependent AUC at fixed horizons uses scikit-survival's ``cumulative_dynamic_auc`` with a
-percentile bootstrap CI.
+Time-dependent AUC at fixed horizons: scikit-survival's ``cumulative_dynamic_auc`` arithmetic
+for all detail scores on one shared bootstrap index matrix (percentile CI).
 
 Degenerate inputs do not raise: the result carries ``status = "not tested"`` and a ``note``
 saying why, so the report can show the reason in place.
@@ -24,7 +25,8 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 
 import numpy as np
 import pandas as pd
@@ -109,7 +111,7 @@ class SurvivalResult:
         raise AttributeError(name)
 
     def as_dict(self) -> dict:
-        d = asdict(self)
+        d = {f.name: getattr(self, f.name) for f in dataclass_fields(self)}  # asdict deep-copies
         aucs = d.pop("td_auc")
         tier, status, note = d.pop("tier"), d.pop("status"), d.pop("note")
         for t in TD_AUC_MONTHS:
@@ -212,10 +214,12 @@ def survival_table(time: pd.Series, event: pd.Series, scores: pd.DataFrame, *,
     tested = [c for c in in_detail if cox.at[c, "status"] == "ok"]
     aucs = td_auc_table(time, event, scores[tested], n_boot=n_boot, seed=seed,
                         time_unit=time_unit) if td_auc and tested else {}
+    ph = ph_test(time, event, scores[tested], cox.loc[tested]) if tested else {}
     screening = dict.fromkeys(DETAIL_FIELDS, np.nan)
     out = {}
+    cox_rows, km_rows = cox.to_dict("index"), km.to_dict("index")
     for col in scores.columns:
-        row = cox.loc[col]
+        row = cox_rows[col]
         tier = "detail" if col in wanted else "screening"
         base = {"n": int(row["n"]), "events": int(row["events"]), "tier": tier}
         if tier == "screening":
@@ -225,14 +229,14 @@ def survival_table(time: pd.Series, event: pd.Series, scores: pd.DataFrame, *,
             continue
         fields: dict = {**base, **{k: float(row[k]) for k in (
             "log_hr", "se_log_hr", "hr", "ci_low", "ci_high", "p_wald", "p_lr", "c_index")}}
-        k = km.loc[col]
+        k = km_rows[col]
         if not k["km_note"]:
             fields.update({key: float(k[key]) for key in
                            ("km_logrank_p", "km_median_high", "km_median_low")})
         notes = []
         if tier == "detail":
-            fields_d, notes = _detail(time, event, scores[col], k["km_note"], covariates,
-                                      min_events, time_unit)
+            fields_d, notes = _detail(time, event, scores[col], ph[col], k["km_note"],
+                                      covariates, min_events, time_unit)
             fields.update(fields_d)
         else:
             notes = [k["km_note"]]
@@ -241,14 +245,40 @@ def survival_table(time: pd.Series, event: pd.Series, scores: pd.DataFrame, *,
     return out
 
 
-def _detail(time: pd.Series, event: pd.Series, score: pd.Series, km_note: str,
+def ph_test(time: pd.Series, event: pd.Series, scores: pd.DataFrame,
+            cox: pd.DataFrame) -> pd.Series:
+    """Proportional-hazards p of every score's univariate fit (``cox``: ``cox_efron`` rows).
+
+    R ``cox.zph`` (KM transform) as ``univariate_cox`` computes it, for all scores at once
+    (``ferroscope.phtest.cox_zph_batch``) on each score's per-SD z; a score with missing values
+    is tested on its complete cases.
+    """
+    from .batchstats import standardise
+    from .phtest import cox_zph_batch
+
+    keep = (time.notna() & event.notna()).to_numpy()
+    t, e = time.to_numpy(float)[keep], event.to_numpy(float)[keep]
+    z = standardise(scores[keep])[0]
+    beta = cox["log_hr"].reindex(z.columns).to_numpy(float)
+    out = pd.Series(np.nan, index=z.columns, name="ph_p")
+    full = z.notna().all().to_numpy()
+    if full.any():
+        out.iloc[full] = cox_zph_batch(t, e, z.loc[:, full].to_numpy().T, beta[full])[1]
+    for j in np.flatnonzero(~full):
+        m = z.iloc[:, j].notna().to_numpy()
+        out.iloc[j] = cox_zph_batch(t[m], e[m], z.iloc[:, j].to_numpy()[m][None, :],
+                                    beta[j:j + 1])[1][0]
+    return out
+
+
+def _detail(time: pd.Series, event: pd.Series, score: pd.Series, ph_p: float, km_note: str,
             covariates: pd.DataFrame | None, min_events: int,
             time_unit: str) -> tuple[dict, list[str]]:
     """Detail-tier statistics of one score with a converged Cox fit: (fields, notes)."""
     df = _clean(time, event, score)
     df["z"] = (df["score"] - df["score"].mean()) / df["score"].std(ddof=1)
     data = df[["time", "event", "z"]]
-    fields: dict = {"ph_p": univariate_cox(data)["ph_p"]}
+    fields: dict = {"ph_p": float(ph_p)}
     notes = []
     if fields["ph_p"] < 0.05:
         split = time_split(data, time_unit)

@@ -23,6 +23,7 @@ rule detail_selection:
     conda:
         "../envs/ferroscope.yaml"
     params:
+        meta_method=config["statistics"]["meta"]["method"],
         q=config["statistics"]["detail"]["q"],
         top=config["statistics"]["detail"]["top"],
     script:
