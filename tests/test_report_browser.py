@@ -51,7 +51,8 @@ def test_demo_report_renders_offline(browser, demo_run, tmp_path_factory):
     report = demo_run / "results" / "report.html"
     context, page, requests, problems = open_offline(browser, report)
     n_divs = page.evaluate("[...document.querySelectorAll('.plotly-graph-div')]"
-                           ".filter(d => !d.closest('#risk') && !d.closest('#tissue')).length")
+                           ".filter(d => !d.closest('#risk') && !d.closest('#tissue')"
+                           " && !d.closest('#genes')).length")
     n_all = page.evaluate("document.querySelectorAll('.plotly-graph-div').length")
     page.wait_for_function(
         f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {n_all}",
@@ -65,6 +66,7 @@ def test_demo_report_renders_offline(browser, demo_run, tmp_path_factory):
     rendered = page.evaluate(
         "[...document.querySelectorAll('.plotly-graph-div')]"
         ".filter(d => !d.closest('#risk') && !d.closest('#tissue')"
+        " && !d.closest('#genes')"
         " && d.classList.contains('js-plotly-plot')"
         " && d.data.length > 0 && d.querySelector('svg.main-svg') !== null).length")
     assert n_divs == expected and rendered == n_divs, (n_divs, rendered, expected)
@@ -81,6 +83,12 @@ def test_demo_report_renders_offline(browser, demo_run, tmp_path_factory):
         " return [ds.length, ds.filter(d => d.classList.contains('js-plotly-plot')"
         " && d.data.length > 0 && d.querySelector('svg.main-svg') !== null).length]; })()")
     assert tissue_rendered == tissue_divs, (tissue_divs, tissue_rendered)
+    # so does the gene-level section (ferroscope.report.genes): seed forests, per-set panels
+    genes_divs, genes_rendered = page.evaluate(
+        "(() => { const ds = [...document.querySelectorAll('#genes .plotly-graph-div')];"
+        " return [ds.length, ds.filter(d => d.classList.contains('js-plotly-plot')"
+        " && d.data.length > 0 && d.querySelector('svg.main-svg') !== null).length]; })()")
+    assert genes_divs >= 1 and genes_rendered == genes_divs, (genes_divs, genes_rendered)
     for section in SECTIONS:
         assert page.locator(f"section#{section} h2").count() == 1
     assert not problems, problems
