@@ -223,7 +223,8 @@ def c2_collection(out: Path, n_sets: int = 3000) -> Path:
     return out
 
 
-def workflow_run(gmt: Path, n_samples: int, n_genes: int, tmp: Path) -> None:
+def workflow_run(gmt: Path, n_samples: int, n_genes: int, tmp: Path,
+                 n_cohorts: int = 2) -> None:
     import yaml
 
     from ferroscope import demo
@@ -239,7 +240,7 @@ def workflow_run(gmt: Path, n_samples: int, n_genes: int, tmp: Path) -> None:
     cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     demo_entry = yaml.safe_load((ROOT / "config" / "demo.yaml").read_text())["cohorts"]["demo"]
     cohorts = {}
-    for k, seed in enumerate((11, 12)):
+    for k, seed in enumerate((11, 12)[:n_cohorts]):
         cohort = demo.generate(sets, n_patients=n_samples, n_genes=max(n_genes, len(genes)),
                                seed=seed)
         demo.write(cohort, wd / "data" / f"expr{k}.tsv.gz", wd / "data" / f"clin{k}.tsv")
@@ -267,9 +268,9 @@ def workflow_run(gmt: Path, n_samples: int, n_genes: int, tmp: Path) -> None:
     n_sets = len(read_gmt(gmt, aliases))
     tiers = stats["tier"].value_counts().to_dict() if "tier" in stats else {}
     print(f"{'workflow':<16}{'whole-process':<15}{n_sets:>9}{wall:>10.1f}{'':>9}  "
-          f"{gmt.name}: 2 cohorts x {n_samples} patients, 3 methods; peak RSS of the largest "
-          f"process {peak:.0f} MB (cumulative max over runs so far); report {report:.1f} MB; "
-          f"rows by tier {tiers}", flush=True)
+          f"{gmt.name}: {n_cohorts} cohort(s) x {n_samples} patients, 3 methods; peak RSS of "
+          f"the largest process {peak:.0f} MB (cumulative max over runs so far); "
+          f"report {report:.1f} MB; rows by tier {tiers}", flush=True)
 
 
 def main() -> None:
@@ -285,6 +286,8 @@ def main() -> None:
     ap.add_argument("--gmt", nargs="+", type=Path,
                     help="collections for --workflow (default: WikiPathways and C2 3,000)")
     ap.add_argument("--cohort-samples", type=int, default=400)
+    ap.add_argument("--cohorts", type=int, default=2, choices=(1, 2),
+                    help="synthetic cohorts per --workflow run")
     ap.add_argument("--cohort-genes", type=int, default=12548,
                     help="genes of each synthetic cohort (at least the collection's genes)")
     args = ap.parse_args()
@@ -298,7 +301,7 @@ def main() -> None:
             gmts = args.gmt or [SHARED / "c2.cp.wikipathways.v2022.1.Hs.symbols.gmt",
                                 c2_collection(tmp / "c2_3000.gmt")]
             for g in gmts:
-                workflow_run(Path(g), args.cohort_samples, args.cohort_genes, tmp)
+                workflow_run(Path(g), args.cohort_samples, args.cohort_genes, tmp, args.cohorts)
 
 
 if __name__ == "__main__":
