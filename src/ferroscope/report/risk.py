@@ -162,5 +162,4 @@ def risk_section(risk: RiskData | None, stats: pd.DataFrame) -> dict[str, Any] |
 def _models_html(risk: RiskData, sig_stats: pd.DataFrame) -> str:
     from .models import models_html
 
-
     return models_html(risk.models_view, risk.models, sig_stats)
