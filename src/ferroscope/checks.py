@@ -103,6 +103,12 @@ def _numeric(df: pd.DataFrame, path: PathLike, columns: Iterable[str], what: str
     ``allow_nan`` is false: there an empty cell means a cut-off file.
     """
     for col in columns:
+        if pd.api.types.is_float_dtype(df[col]) or pd.api.types.is_integer_dtype(df[col]):
+            # parsed as numbers by read_csv: no text to look at (a token would make it object)
+            nums = df[col].to_numpy(dtype=float)
+            bad_fast = np.isinf(nums) | (np.isnan(nums) if not allow_nan else False)
+            if not np.any(bad_fast):
+                continue
         text = df[col].astype(str).str.strip()
         explicit = (text == na_token) if na_token else pd.Series(False, index=df.index)
         values = pd.to_numeric(df[col].where(~explicit), errors="coerce")
