@@ -46,6 +46,7 @@ localrules:
     fetch,
     detail_selection,
     statistics,
+    tissue_statistics,
     report,
 
 

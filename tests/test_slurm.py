@@ -136,17 +136,20 @@ def test_demo_on_slurm_equals_local_run(cluster, demo_run, tmp_path):
     after = controller_jobs(cluster)
     # one 'cohort' group (generate + prepare + coverage) per cohort, score per cohort x method,
     # one group of all screening jobs, one of all survival/response jobs, one of all figures;
-    # detail_selection, statistics and report are local rules.
+    # one 'tissue' group per cohort with a comparison group (genes join the 'screen' group);
+    # detail_selection, statistics, tissue_statistics and report are local rules.
     cfg = demo_config()
     n_cohorts, n_methods = len(cfg["cohorts"]), len(cfg["scoring"]["methods"])
+    n_tissue = sum(1 for c in cfg["cohorts"].values() if c.get("demo", {}).get("n_nontumour"))
     # the risk signatures add one validation job and one training job per model
     n_risk = (1 if cfg.get("signatures", {}).get("files") or cfg.get("models") else 0) \
         + len(cfg.get("models", {}))
-    assert len(submitted) == n_cohorts + n_cohorts * n_methods + 3 + n_risk, out[-3000:]
+    assert len(submitted) == n_cohorts + n_cohorts * n_methods + 3 + n_tissue + n_risk, \
+        out[-3000:]
     for what in ("submitted", "succeeded"):
         new = after[what] - before[what]
         assert set(submitted) == new, f"slurmctld {what} {sorted(new)}, snakemake {submitted}"
-    assert all(f"group_{g}" in out for g in ("cohort", "screen", "outcome", "figures"))
+    assert all(f"group_{g}" in out for g in ("cohort", "screen", "outcome", "figures", "tissue"))
     assert "rule_score/demo_ssgsea" in out  # fan-out per cohort x method
 
     n = assert_tables_equal(demo_run, wd)

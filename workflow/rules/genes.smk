@@ -13,6 +13,8 @@ rule genes:
         drivers="results/{cohort}/genes/drivers.tsv",
     log:
         "logs/genes/{cohort}.log",
+    group:
+        "screen"
     conda:
         "../envs/ferroscope.yaml"
     resources:

@@ -27,6 +27,8 @@ rule tissue_prepare:
         h5ad="results/{cohort}/tissue/prepared.h5ad",
     log:
         "logs/tissue_prepare/{cohort}.log",
+    group:
+        "tissue"
     wildcard_constraints:
         cohort=cohort_pattern(TISSUE_COHORTS),
     conda:
@@ -54,6 +56,8 @@ rule tissue_coverage:
         "results/{cohort}/tissue/coverage.tsv",
     log:
         "logs/tissue_coverage/{cohort}.log",
+    group:
+        "tissue"
     wildcard_constraints:
         cohort=cohort_pattern(TISSUE_COHORTS),
     conda:
@@ -77,6 +81,8 @@ rule tissue_score:
         record="results/{cohort}/tissue/scores/{method}.json",
     log:
         "logs/tissue_score/{cohort}_{method}.log",
+    group:
+        "tissue"
     wildcard_constraints:
         cohort=cohort_pattern(TISSUE_COHORTS),
     conda:
@@ -105,6 +111,8 @@ rule tissue_compare:
         "results/{cohort}/tissue/statistics.tsv",
     log:
         "logs/tissue_compare/{cohort}.log",
+    group:
+        "tissue"
     wildcard_constraints:
         cohort=cohort_pattern(TISSUE_COHORTS),
     conda:
