@@ -47,6 +47,24 @@ except FerroscopeError as err:
     raise WorkflowError(f"ferroscope: invalid configuration.\n{err}") from None
 
 COHORTS = sorted(config["cohorts"])
+
+
+# Tumour vs adjacent non-tumour (tissue.smk): cohorts declaring a comparison group.
+def has_comparison(cohort):
+    cfg = config["cohorts"][cohort]
+    return bool(cfg.get("samples", {}).get("compare")) or bool(
+        cfg.get("demo", {}).get("n_nontumour", 0)
+    )
+
+
+TISSUE_COHORTS = [c for c in COHORTS if has_comparison(c)]
+
+
+def tissue_targets():
+    """results/tissue/statistics.tsv when a cohort declares a comparison (else nothing)."""
+    return ["results/tissue/statistics.tsv"] if TISSUE_COHORTS else []
+
+
 METHODS = list(config["scoring"]["methods"])
 
 

@@ -3,21 +3,6 @@
 # results/{cohort}/tissue/, tested per set x method and per seed gene (ferroscope.tissue).
 
 
-def has_comparison(cohort):
-    cfg = config["cohorts"][cohort]
-    return bool(cfg.get("samples", {}).get("compare")) or bool(
-        cfg.get("demo", {}).get("n_nontumour", 0)
-    )
-
-
-TISSUE_COHORTS = [c for c in COHORTS if has_comparison(c)]
-
-
-def tissue_targets():
-    """results/tissue/statistics.tsv when a cohort declares a comparison (else nothing)."""
-    return ["results/tissue/statistics.tsv"] if TISSUE_COHORTS else []
-
-
 rule tissue_prepare:
     """Tumour and comparison samples of one cohort -> one AnnData (groups and pairs in obs)."""
     input:
@@ -27,10 +12,10 @@ rule tissue_prepare:
         h5ad="results/{cohort}/tissue/prepared.h5ad",
     log:
         "logs/tissue_prepare/{cohort}.log",
-    group:
-        "tissue"
     wildcard_constraints:
         cohort=cohort_pattern(TISSUE_COHORTS),
+    group:
+        "tissue"
     conda:
         "../envs/ferroscope.yaml"
     threads: 1
@@ -56,10 +41,10 @@ rule tissue_coverage:
         "results/{cohort}/tissue/coverage.tsv",
     log:
         "logs/tissue_coverage/{cohort}.log",
-    group:
-        "tissue"
     wildcard_constraints:
         cohort=cohort_pattern(TISSUE_COHORTS),
+    group:
+        "tissue"
     conda:
         "../envs/ferroscope.yaml"
     params:
@@ -81,10 +66,10 @@ rule tissue_score:
         record="results/{cohort}/tissue/scores/{method}.json",
     log:
         "logs/tissue_score/{cohort}_{method}.log",
-    group:
-        "tissue"
     wildcard_constraints:
         cohort=cohort_pattern(TISSUE_COHORTS),
+    group:
+        "tissue"
     conda:
         "../envs/ferroscope.yaml"
     threads: 1
@@ -111,10 +96,10 @@ rule tissue_compare:
         "results/{cohort}/tissue/statistics.tsv",
     log:
         "logs/tissue_compare/{cohort}.log",
-    group:
-        "tissue"
     wildcard_constraints:
         cohort=cohort_pattern(TISSUE_COHORTS),
+    group:
+        "tissue"
     conda:
         "../envs/ferroscope.yaml"
     params:
